@@ -1,0 +1,82 @@
+// The engine loop: owns the model, backend, KV cache, scheduler and requests, and advances every running request
+// by one scheduled step per Step() call. Single-threaded; services drive it from one engine thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "common/generation_config.h"
+#include "common/model_config.h"
+#include "kernels/ops.h"
+#include "services/worker/engine/engine_config.h"
+#include "services/worker/engine/kv_cache/block_manager.h"
+#include "services/worker/engine/model_runner.h"
+#include "services/worker/engine/models/llama.h"
+#include "services/worker/engine/request_output.h"
+#include "services/worker/engine/scheduler.h"
+
+namespace tessera::engine {
+
+// Facts about a loaded engine that operators want in logs and metrics.
+struct EngineInfo {
+  std::string backend;
+  std::string weight_dtype;
+  size_t weight_bytes = 0;
+  int num_kv_blocks = 0;
+  int block_size = 0;
+  int64_t kv_capacity_tokens = 0;
+  size_t kv_cache_bytes = 0;
+  int max_model_len = 0;
+};
+
+class LLMEngine {
+ public:
+  static absl::StatusOr<std::unique_ptr<LLMEngine>> Create(const EngineConfig& config);
+  ~LLMEngine();
+
+  // Validates and queues a request. Errors name the offending field; nothing is queued on error.
+  absl::Status AddRequest(const std::string& request_id, std::vector<int32_t> prompt_token_ids,
+                          const SamplingParams& params);
+  // Runs one step and reports every request that produced tokens or finished in it.
+  absl::StatusOr<std::vector<RequestOutput>> Step();
+  // Ends a request at once and frees its blocks; unknown ids are ignored (it may have just finished).
+  void AbortRequest(const std::string& request_id);
+  bool HasUnfinishedRequests() const { return scheduler_->HasWork(); }
+
+  const ModelConfig& model_config() const { return model_config_; }
+  const GenerationConfig& generation_config() const { return generation_config_; }
+  const EngineInfo& info() const { return info_; }
+  int num_running() const { return scheduler_->num_running(); }
+  int num_waiting() const { return scheduler_->num_waiting(); }
+  double kv_cache_usage() const { return block_manager_->Usage(); }
+  int64_t num_preemptions() const { return num_preemptions_; }
+
+  // Lower layers, for tests that drive steps by hand.
+  ModelRunner& runner() { return *runner_; }
+  BlockManager& block_manager() { return *block_manager_; }
+
+ private:
+  LLMEngine() = default;
+  RequestOutput MakeOutput(const Request& request, int num_new_tokens) const;
+  // Appends a sampled token and decides whether the request is done.
+  void AppendToken(Request& request, int32_t token);
+
+  EngineConfig config_;
+  ModelConfig model_config_;
+  GenerationConfig generation_config_;
+  EngineInfo info_;
+  std::unique_ptr<kernels::Backend> backend_;
+  std::unique_ptr<LlamaModel> model_;
+  std::unique_ptr<BlockManager> block_manager_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<ModelRunner> runner_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Request>> requests_;
+  std::vector<int32_t> eos_token_ids_;
+  uint64_t next_arrival_ = 0;
+  int64_t num_preemptions_ = 0;
+};
+
+}  // namespace tessera::engine
