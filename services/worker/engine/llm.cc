@@ -58,7 +58,8 @@ absl::StatusOr<std::vector<RequestOutput>> LLM::Generate(const std::vector<std::
 }
 
 absl::StatusOr<RequestOutput> LLM::Generate(const std::vector<int32_t>& prompt, const SamplingParams& params) {
-  ASSIGN_OR_RETURN(std::vector<RequestOutput> outputs, Generate({prompt}, {params}));
+  const std::vector<std::vector<int32_t>> prompts = {prompt};
+  ASSIGN_OR_RETURN(std::vector<RequestOutput> outputs, Generate(prompts, std::vector<SamplingParams>{params}));
   return std::move(outputs[0]);
 }
 

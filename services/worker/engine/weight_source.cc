@@ -29,11 +29,11 @@ absl::StatusOr<HostWeight> SafetensorsWeightSource::Load(std::string_view name,
                                                          const std::vector<int64_t>& expected_shape) const {
   ASSIGN_OR_RETURN(SafetensorsTensor tensor, files_->Get(name));
   if (tensor.dtype != DType::kF32 && tensor.dtype != DType::kBF16 && tensor.dtype != DType::kF16) {
-    return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' in ", tensor.file, " has dtype ",
-                                                   DTypeName(tensor.dtype), "; weights must be F32, BF16 or F16"));
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", std::string(name), "' in ", tensor.file, " has dtype ",
+                                                   std::string(DTypeName(tensor.dtype)), "; weights must be F32, BF16 or F16"));
   }
   if (tensor.shape != expected_shape) {
-    return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' in ", tensor.file, " has shape ",
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", std::string(name), "' in ", tensor.file, " has shape ",
                                                    ShapeToString(tensor.shape), " but config.json implies ",
                                                    ShapeToString(expected_shape)));
   }
@@ -67,14 +67,14 @@ inline uint64_t SplitMix64(uint64_t x) {
 
 absl::StatusOr<HostWeight> DummyWeightSource::Load(std::string_view name,
                                                    const std::vector<int64_t>& expected_shape) const {
-  if (!Contains(name)) return absl::NotFoundError(absl::StrCat("tensor '", name, "' not in the dummy model"));
+  if (!Contains(name)) return absl::NotFoundError(absl::StrCat("tensor '", std::string(name), "' not in the dummy model"));
   HostWeight weight;
   weight.dtype = DType::kF32;
   weight.shape = expected_shape;
   const int64_t n = weight.numel();
   weight.storage.resize(static_cast<size_t>(n) * sizeof(float));
   float* values = reinterpret_cast<float*>(weight.storage.data());
-  if (absl::EndsWith(name, "norm.weight")) {
+  if (absl::EndsWith(absl::string_view(name.data(), name.size()), "norm.weight")) {
     for (int64_t i = 0; i < n; ++i) values[i] = 1.0f;
   } else {
     const uint64_t stream = SplitMix64(seed_ ^ std::hash<std::string_view>{}(name));

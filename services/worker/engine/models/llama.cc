@@ -46,6 +46,37 @@ const std::vector<std::string>& SupportedArchitectures() {
   return kArchitectures;
 }
 
+std::vector<WeightSpec> ListWeights(const ModelConfig& c) {
+  const int64_t hidden = c.hidden_size, inter = c.intermediate_size, head_dim = c.head_dim;
+  const int64_t q = static_cast<int64_t>(c.num_attention_heads) * head_dim;
+  const int64_t kv = static_cast<int64_t>(c.num_key_value_heads) * head_dim;
+  std::vector<WeightSpec> specs = {{"model.embed_tokens.weight", {c.vocab_size, hidden}}};
+  for (int l = 0; l < c.num_hidden_layers; ++l) {
+    const std::string p = absl::StrCat("model.layers.", l, ".");
+    specs.push_back({p + "input_layernorm.weight", {hidden}});
+    specs.push_back({p + "self_attn.q_proj.weight", {q, hidden}});
+    specs.push_back({p + "self_attn.k_proj.weight", {kv, hidden}});
+    specs.push_back({p + "self_attn.v_proj.weight", {kv, hidden}});
+    if (c.attention_bias) {
+      specs.push_back({p + "self_attn.q_proj.bias", {q}});
+      specs.push_back({p + "self_attn.k_proj.bias", {kv}});
+      specs.push_back({p + "self_attn.v_proj.bias", {kv}});
+    }
+    specs.push_back({p + "self_attn.o_proj.weight", {hidden, q}});
+    if (IsQwen3(c)) {
+      specs.push_back({p + "self_attn.q_norm.weight", {head_dim}});
+      specs.push_back({p + "self_attn.k_norm.weight", {head_dim}});
+    }
+    specs.push_back({p + "post_attention_layernorm.weight", {hidden}});
+    specs.push_back({p + "mlp.gate_proj.weight", {inter, hidden}});
+    specs.push_back({p + "mlp.up_proj.weight", {inter, hidden}});
+    specs.push_back({p + "mlp.down_proj.weight", {hidden, inter}});
+  }
+  specs.push_back({"model.norm.weight", {hidden}});
+  if (!c.tie_word_embeddings) specs.push_back({"lm_head.weight", {c.vocab_size, hidden}});
+  return specs;
+}
+
 absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const ModelConfig& config, const WeightSource& source,
                                                              DType weight_dtype, int max_positions,
                                                              kernels::Backend* backend) {
@@ -60,8 +91,8 @@ absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const ModelConfig& 
         absl::StrCat("hidden_act '", config.hidden_act, "' is not supported; the Llama family uses 'silu'"));
   }
   if (!backend->SupportsWeightDType(weight_dtype)) {
-    return absl::InvalidArgumentError(absl::StrCat("the ", backend->name(), " backend cannot run ",
-                                                   DTypeName(weight_dtype), " weights"));
+    return absl::InvalidArgumentError(absl::StrCat("the ", std::string(backend->name()), " backend cannot run ",
+                                                   std::string(DTypeName(weight_dtype)), " weights"));
   }
   auto model = std::unique_ptr<LlamaModel>(new LlamaModel(config, backend));
   model->head_dim_ = config.head_dim;

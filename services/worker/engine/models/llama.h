@@ -18,6 +18,14 @@ namespace tessera::engine {
 // The architectures this file implements, as config.json names them.
 const std::vector<std::string>& SupportedArchitectures();
 
+// A weight the architecture needs, by its Hugging Face name and shape.
+struct WeightSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+// Every weight a checkpoint of this config holds (lm_head omitted when embeddings are tied), in file order.
+std::vector<WeightSpec> ListWeights(const ModelConfig& config);
+
 // One step's inputs, already on the device.
 struct ForwardInputs {
   int num_tokens = 0;

@@ -1,0 +1,10 @@
+// The subcommands of the `tessera` command line. Each takes the full argv and the index of its first flag and
+// returns the process exit code.
+#pragma once
+
+namespace tessera::cli {
+
+int RunGenerate(int argc, char** argv, int first);
+int RunMakeModel(int argc, char** argv, int first);
+
+}  // namespace tessera::cli

@@ -1,0 +1,55 @@
+#include "tools/tessera/engine_flags.h"
+
+#include <cstdio>
+
+#include "common/status_macros.h"
+
+namespace tessera::cli {
+
+std::vector<FlagSpec> EngineFlagSpecs() {
+  return {
+      {"model", true, "Hugging Face model folder (config.json, *.safetensors)"},
+      {"device", true, "cpu (default) or cuda"},
+      {"dtype", true, "weight type: auto (as stored), float32, bfloat16, float16"},
+      {"load-format", true, "auto (safetensors) or dummy (random weights from config.json)"},
+      {"max-model-len", true, "longest prompt + output in tokens (default: max_position_embeddings)"},
+      {"block-size", true, "tokens per KV-cache block (default 16)"},
+      {"max-num-seqs", true, "most sequences per step (default 256)"},
+      {"max-num-batched-tokens", true, "most tokens per step (default 8192)"},
+      {"kv-cache-memory", true, "bytes for the KV cache, e.g. 2147483648 (default 1 GiB on the CPU)"},
+      {"seed", true, "seed for dummy weights and unseeded sampling (default 0)"},
+  };
+}
+
+absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags(const CommandLine& flags) {
+  engine::EngineConfig config;
+  config.model = flags.GetString("model");
+  if (config.model.empty()) return absl::InvalidArgumentError("--model DIR is required");
+  config.device = flags.GetString("device", config.device);
+  config.dtype = flags.GetString("dtype", config.dtype);
+  config.load_format = flags.GetString("load-format", config.load_format);
+  ASSIGN_OR_RETURN(auto max_model_len, flags.GetOptionalInt("max-model-len"));
+  if (max_model_len) config.max_model_len = static_cast<int>(*max_model_len);
+  ASSIGN_OR_RETURN(int64_t block_size, flags.GetInt("block-size", config.block_size));
+  ASSIGN_OR_RETURN(int64_t max_num_seqs, flags.GetInt("max-num-seqs", config.max_num_seqs));
+  ASSIGN_OR_RETURN(int64_t max_batched, flags.GetInt("max-num-batched-tokens", config.max_num_batched_tokens));
+  ASSIGN_OR_RETURN(config.kv_cache_memory_bytes, flags.GetInt("kv-cache-memory", 0));
+  ASSIGN_OR_RETURN(int64_t seed, flags.GetInt("seed", 0));
+  config.block_size = static_cast<int>(block_size);
+  config.max_num_seqs = static_cast<int>(max_num_seqs);
+  config.max_num_batched_tokens = static_cast<int>(max_batched);
+  config.seed = static_cast<uint64_t>(seed);
+  return config;
+}
+
+void LogEngineInfo(const engine::LLMEngine& engine) {
+  const engine::EngineInfo& info = engine.info();
+  std::fprintf(stderr,
+               "tessera: %s on %s, weights %.1f MiB (%s); KV cache %d blocks x %d = %lld tokens (%.1f MiB); "
+               "max_model_len %d\n",
+               engine.model_config().architecture.c_str(), info.backend.c_str(), info.weight_bytes / 1048576.0,
+               info.weight_dtype.c_str(), info.num_kv_blocks, info.block_size,
+               static_cast<long long>(info.kv_capacity_tokens), info.kv_cache_bytes / 1048576.0, info.max_model_len);
+}
+
+}  // namespace tessera::cli
