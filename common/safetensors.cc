@@ -233,6 +233,14 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
     }
   }
 
+  // The format requires the data section to be fully indexed: no holes, nothing after the last tensor.
+  uint64_t covered = 0;
+  for (const ParsedEntry* e : by_offset) covered += e->end - e->begin;
+  if (covered != data_size) {
+    return HeaderError(path, CatMessage("tensors cover ", covered, " of the ", data_size,
+                                        " bytes of the data section; the rest is not indexed by any tensor"));
+  }
+
   // header.items() iterates keys in sorted order, so tensors_ is sorted by name.
   file->tensors_.reserve(entries.size());
   for (ParsedEntry& e : entries) {
@@ -360,10 +368,18 @@ absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorT
     for (const auto& [key, value] : metadata) meta[key] = value;
     header[std::string(kMetadataKey)] = std::move(meta);
   }
+  // Wider element types go first (stable otherwise), as the reference writer does: with the header padded to 8
+  // bytes every tensor then starts at a multiple of its element size, so readers may use the mapping in place.
+  std::vector<const TensorToWrite*> ordered;
+  for (const TensorToWrite& t : tensors) ordered.push_back(&t);
+  std::stable_sort(ordered.begin(), ordered.end(), [](const TensorToWrite* a, const TensorToWrite* b) {
+    return DTypeSize(a->dtype) > DTypeSize(b->dtype);
+  });
   std::vector<size_t> sizes;
   sizes.reserve(tensors.size());
   uint64_t offset = 0;
-  for (const TensorToWrite& t : tensors) {
+  for (const TensorToWrite* tensor : ordered) {
+    const TensorToWrite& t = *tensor;
     if (t.name.empty() || t.name == kMetadataKey) {
       return absl::InvalidArgumentError(CatMessage(path, ": invalid tensor name '", t.name, "'"));
     }
@@ -397,8 +413,8 @@ absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorT
     for (int i = 0; i < 8; ++i) length_bytes[i] = static_cast<char>((length >> (8 * i)) & 0xff);
     out.write(length_bytes, 8);
     out.write(header_text.data(), static_cast<std::streamsize>(header_text.size()));
-    for (size_t i = 0; i < tensors.size(); ++i) {
-      if (sizes[i] > 0) out.write(static_cast<const char*>(tensors[i].data), static_cast<std::streamsize>(sizes[i]));
+    for (size_t i = 0; i < ordered.size(); ++i) {
+      if (sizes[i] > 0) out.write(static_cast<const char*>(ordered[i]->data), static_cast<std::streamsize>(sizes[i]));
     }
     out.close();
     if (!out) {

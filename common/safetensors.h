@@ -17,8 +17,8 @@
 
 namespace tessera {
 
-// A tensor inside a memory-mapped file. `data` is not guaranteed to be aligned beyond what the writer chose
-// (offsets are usually multiples of 8 but the format does not demand it).
+// A tensor inside a memory-mapped file. `data` is aligned to the element size when the writer ordered tensors by
+// element width (the reference writer and WriteSafetensors do); the format itself does not demand it.
 struct SafetensorsTensor {
   std::string name;
   DType dtype = DType::kF32;
@@ -87,8 +87,9 @@ struct TensorToWrite {
   const void* data;  // numel * DTypeSize(dtype) bytes; may be null only when numel is 0
 };
 
-// Writes a valid safetensors file (header JSON padded to 8 bytes, offsets in order). Used by `tessera make-model`
-// and by tests that build broken or sharded files.
+// Writes a valid safetensors file (header JSON padded to 8 bytes, offsets in order, no holes). Tensors are laid out
+// widest element type first, keeping the given order among equal widths, so every tensor is naturally aligned.
+// Used by `tessera make-model` and by tests that build broken or sharded files.
 absl::Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                               const std::map<std::string, std::string>& metadata = {});
 

@@ -266,6 +266,37 @@ TEST_F(SafetensorsTest, RejectsOverlappingTensors) {
   EXPECT_THAT(msg, HasSubstr("overlap"));
 }
 
+TEST_F(SafetensorsTest, RejectsBytesNotIndexedByAnyTensor) {
+  // Trailing garbage after the last tensor.
+  EXPECT_THAT(OpenError(WriteRaw("tail.safetensors", R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 12)),
+              HasSubstr("not indexed"));
+  // A hole between two tensors.
+  EXPECT_THAT(OpenError(WriteRaw(
+                  "hole.safetensors",
+                  R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+                  12)),
+              HasSubstr("not indexed"));
+}
+
+TEST_F(SafetensorsTest, WriterLaysOutWiderTypesFirstSoDataIsAligned) {
+  const uint16_t halves[3] = {1, 2, 3};
+  const double wide[2] = {0.5, -1.0};
+  const float single = 7.0f;
+  const std::string path = Path("aligned.safetensors");
+  ASSERT_TRUE(WriteSafetensors(path, {{"h", DType::kBF16, {3}, halves},
+                                      {"f", DType::kF32, {1}, &single},
+                                      {"d", DType::kF64, {2}, wide}})
+                  .ok());
+  absl::StatusOr<std::unique_ptr<SafetensorsFile>> file = SafetensorsFile::Open(path);
+  ASSERT_TRUE(file.ok()) << file.status();
+  for (const SafetensorsTensor& t : (*file)->tensors()) {
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data) % DTypeSize(t.dtype), 0u) << t.name;
+  }
+  EXPECT_EQ(*reinterpret_cast<const double*>((*file)->Get("d")->data), 0.5);
+  EXPECT_EQ(*reinterpret_cast<const float*>((*file)->Get("f")->data), 7.0f);
+  EXPECT_EQ(std::memcmp((*file)->Get("h")->data, halves, sizeof(halves)), 0);
+}
+
 TEST_F(SafetensorsTest, RejectsNonStringMetadata) {
   EXPECT_THAT(OpenError(WriteRaw("f.safetensors", R"({"__metadata__":{"format":3}})", 0)), HasSubstr("format"));
 }
@@ -426,6 +457,18 @@ TEST(SafetensorsFixtureTest, GoldenFileHoldsInt64IdsAndFloatLogits) {
     std::memcpy(&id, ids->data + i * 8, 8);
     EXPECT_GE(id, 0);
     EXPECT_LT(id, 1024);
+  }
+}
+
+TEST(SafetensorsFixtureTest, EveryFixtureModelAndGoldenFileOpens) {
+  for (const char* model : {"tiny-llama", "tiny-llama31", "tiny-qwen2", "tiny-qwen3"}) {
+    const std::string dir = std::string(TESSERA_FIXTURES_DIR) + "/models/" + model;
+    absl::StatusOr<std::unique_ptr<WeightFiles>> weights = WeightFiles::Open(dir);
+    ASSERT_TRUE(weights.ok()) << weights.status();
+    EXPECT_TRUE((*weights)->Contains("model.embed_tokens.weight")) << model;
+    EXPECT_TRUE((*weights)->Contains("model.layers.1.mlp.down_proj.weight")) << model;
+    absl::StatusOr<std::unique_ptr<SafetensorsFile>> golden = SafetensorsFile::Open(dir + "/golden.safetensors");
+    EXPECT_TRUE(golden.ok()) << golden.status();
   }
 }
 
