@@ -134,7 +134,8 @@ absl::Status MakeModel(const CommandLine& flags) {
   }
   if (flags.Has("dtype")) {
     const std::string dtype = flags.GetString("dtype");
-    if (!DTypeFromTorchName(dtype))
+    const auto parsed = DTypeFromTorchName(dtype);
+    if (!parsed || !IsFloatingPoint(*parsed) || *parsed == DType::kF64)
       return absl::InvalidArgumentError(absl::StrCat("--dtype '", dtype, "' is not float32, bfloat16 or float16"));
     config["torch_dtype"] = dtype;
   }
