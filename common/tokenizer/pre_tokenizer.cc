@@ -172,7 +172,20 @@ class ByteLevelPreTokenizer : public PreTokenizer {
       text = prefixed;
     }
     const ByteLevelAlphabet& alphabet = ByteLevelAlphabet::Get();
-    std::string mapped;
+    // One mapping buffer per thread avoids an allocation per word; a nested call (a second ByteLevel step further
+    // down the same chain) gets its own.
+    thread_local std::string shared_buffer;
+    thread_local bool shared_buffer_in_use = false;
+    std::string local_buffer;
+    const bool use_shared = !shared_buffer_in_use;
+    std::string& mapped = use_shared ? shared_buffer : local_buffer;
+    if (use_shared) shared_buffer_in_use = true;
+    struct Release {
+      bool active;
+      ~Release() {
+        if (active) shared_buffer_in_use = false;
+      }
+    } release{use_shared};
     auto map_and_emit = [&](std::string_view piece, bool piece_at_start) {
       mapped.clear();
       alphabet.EncodeTo(piece, &mapped);

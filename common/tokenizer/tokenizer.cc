@@ -82,20 +82,26 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view 
   auto annotate = [&](const absl::Status& status) {
     return absl::Status(status.code(), absl::StrCat(std::string(source), ": ", status.message()));
   };
+  static const nlohmann::json kNull;
+  // Looked up by reference: value() would copy the multi-megabyte vocabulary.
+  auto field = [&](const char* key) -> const nlohmann::json& {
+    auto it = root.find(key);
+    return it == root.end() ? kNull : *it;
+  };
   try {
-    auto model = tok::BpeModel::FromJson(root.value("model", nlohmann::json()));
+    auto model = tok::BpeModel::FromJson(field("model"));
     if (!model.ok()) return annotate(model.status());
     tokenizer->model_ = std::move(*model);
-    auto normalizer = tok::ParseNormalizer(root.value("normalizer", nlohmann::json()));
+    auto normalizer = tok::ParseNormalizer(field("normalizer"));
     if (!normalizer.ok()) return annotate(normalizer.status());
     tokenizer->normalizer_ = std::move(*normalizer);
-    auto pre_tokenizer = tok::ParsePreTokenizer(root.value("pre_tokenizer", nlohmann::json()));
+    auto pre_tokenizer = tok::ParsePreTokenizer(field("pre_tokenizer"));
     if (!pre_tokenizer.ok()) return annotate(pre_tokenizer.status());
     tokenizer->pre_tokenizer_ = std::move(*pre_tokenizer);
-    auto post_processor = tok::ParsePostProcessor(root.value("post_processor", nlohmann::json()));
+    auto post_processor = tok::ParsePostProcessor(field("post_processor"));
     if (!post_processor.ok()) return annotate(post_processor.status());
     tokenizer->post_processor_ = std::move(*post_processor);
-    auto decoder = tok::ParseDecoder(root.value("decoder", nlohmann::json()));
+    auto decoder = tok::ParseDecoder(field("decoder"));
     if (!decoder.ok()) return annotate(decoder.status());
     tokenizer->decoder_ = std::move(*decoder);
 

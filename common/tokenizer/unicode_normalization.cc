@@ -151,6 +151,24 @@ void Compose(std::vector<char32_t>* cps, const Tables& tables) {
   v.resize(write);
 }
 
+// Fully normalizes one stretch of text (decompose, reorder, compose) and appends it to out.
+void NormalizeSpan(std::string_view text, NormalizationForm form, std::vector<char32_t>* scratch, std::string* out) {
+  const Tables& tables = GetTables();
+  const bool compatibility = form == NormalizationForm::kNFKC || form == NormalizationForm::kNFKD;
+  const bool compose = form == NormalizationForm::kNFC || form == NormalizationForm::kNFKC;
+  scratch->clear();
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t len;
+    const char32_t cp = DecodeValid(text, pos, &len);
+    Decompose(cp, compatibility, tables, scratch);
+    pos += len;
+  }
+  CanonicalOrder(scratch);
+  if (compose) Compose(scratch, tables);
+  for (char32_t cp : *scratch) AppendUtf8(cp, out);
+}
+
 }  // namespace
 
 bool IsQuickNormalized(std::string_view text, NormalizationForm form) {
@@ -170,24 +188,42 @@ bool IsQuickNormalized(std::string_view text, NormalizationForm form) {
 }
 
 std::string NormalizeUnicode(std::string_view text, NormalizationForm form) {
-  if (IsQuickNormalized(text, form)) return std::string(text);
-  const Tables& tables = GetTables();
-  const bool compatibility = form == NormalizationForm::kNFKC || form == NormalizationForm::kNFKD;
-  const bool compose = form == NormalizationForm::kNFC || form == NormalizationForm::kNFKC;
-  std::vector<char32_t> cps;
-  cps.reserve(text.size());
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t len;
-    const char32_t cp = DecodeValid(text, pos, &len);
-    Decompose(cp, compatibility, tables, &cps);
-    pos += len;
-  }
-  CanonicalOrder(&cps);
-  if (compose) Compose(&cps, tables);
+  // Only the stretches around "unsafe" characters change. A safe character neither combines with what precedes it
+  // nor is reordered, so each stretch runs from the character before the first unsafe one (a starter that may
+  // absorb following marks) up to the next safe character; everything else is copied as is.
   std::string out;
   out.reserve(text.size() + 8);
-  for (char32_t cp : cps) AppendUtf8(cp, &out);
+  std::vector<char32_t> scratch;
+  size_t copied = 0;
+  size_t previous_start = 0;  // start of the character before pos
+  size_t pos = 0;
+  while (pos < text.size()) {
+    if (static_cast<unsigned char>(text[pos]) < 0x80) {
+      previous_start = pos++;
+      continue;
+    }
+    size_t len;
+    const char32_t cp = DecodeValid(text, pos, &len);
+    if (!IsUnsafe(cp, form)) {
+      previous_start = pos;
+      pos += len;
+      continue;
+    }
+    const size_t span_start = pos == copied ? pos : previous_start;
+    size_t span_end = pos + len;
+    while (span_end < text.size()) {
+      size_t next_len;
+      const char32_t next = DecodeValid(text, span_end, &next_len);
+      if (!IsUnsafe(next, form)) break;
+      span_end += next_len;
+    }
+    out.append(text.data() + copied, span_start - copied);
+    NormalizeSpan(text.substr(span_start, span_end - span_start), form, &scratch, &out);
+    copied = span_end;
+    previous_start = span_end;
+    pos = span_end;
+  }
+  out.append(text.data() + copied, text.size() - copied);
   return out;
 }
 
