@@ -116,9 +116,11 @@ void ApplyTopP(float top_p, float max_value, std::span<float> x, Scratch& scratc
 }
 
 // Drops tokens whose probability is below min_p times the top token's: p_i / p_max = exp(x_i - x_max).
+// Compared in log space (x_i - x_max < log min_p) to spare an exp per token.
 void ApplyMinP(float min_p, float max_value, std::span<float> x) {
+  const double log_min_p = std::log(static_cast<double>(min_p));
   for (float& v : x)
-    if (v > kNegInf && std::exp(static_cast<double>(v) - max_value) < min_p) v = kNegInf;
+    if (static_cast<double>(v) - max_value < log_min_p) v = kNegInf;
 }
 
 // Inverse-CDF draw over the finite entries of x in id order with a 53-bit uniform from `bits`; returns -1 when
