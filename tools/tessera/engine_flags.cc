@@ -18,6 +18,9 @@ std::vector<FlagSpec> EngineFlagSpecs() {
       {"max-num-batched-tokens", true, "most tokens per step (default 8192)"},
       {"kv-cache-memory", true, "bytes for the KV cache, e.g. 2147483648 (default 1 GiB on the CPU)"},
       {"seed", true, "seed for dummy weights and unseeded sampling (default 0)"},
+      {"no-prefix-caching", false, "turn automatic prefix caching off"},
+      {"enable-prefix-caching", false, "turn automatic prefix caching on (the default)"},
+      {"scheduling-policy", true, "fcfs (default) or priority"},
   };
 }
 
@@ -39,6 +42,8 @@ absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags(const CommandLine& fl
   config.max_num_seqs = static_cast<int>(max_num_seqs);
   config.max_num_batched_tokens = static_cast<int>(max_batched);
   config.seed = static_cast<uint64_t>(seed);
+  config.enable_prefix_caching = !flags.Has("no-prefix-caching");
+  config.scheduling_policy = flags.GetString("scheduling-policy", config.scheduling_policy);
   return config;
 }
 

@@ -84,9 +84,16 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(const EngineConfig&
   if (num_blocks > (1ll << 30) / config.block_size) num_blocks = (1ll << 30) / config.block_size;  // int32 slots
   RETURN_IF_ERROR(engine->model_->AllocateKvCache(static_cast<int>(num_blocks), config.block_size));
 
-  engine->block_manager_ = std::make_unique<BlockManager>(static_cast<int>(num_blocks), config.block_size);
-  engine->scheduler_ = std::make_unique<Scheduler>(
-      SchedulerConfig{config.max_num_seqs, config.max_num_batched_tokens}, engine->block_manager_.get());
+  engine->block_manager_ =
+      std::make_unique<BlockManager>(static_cast<int>(num_blocks), config.block_size, config.enable_prefix_caching);
+  SchedulerConfig scheduler_config{config.max_num_seqs, config.max_num_batched_tokens, SchedulingPolicy::kFcfs};
+  if (config.scheduling_policy == "priority") {
+    scheduler_config.policy = SchedulingPolicy::kPriority;
+  } else if (config.scheduling_policy != "fcfs") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--scheduling-policy '", config.scheduling_policy, "' is not one of fcfs, priority"));
+  }
+  engine->scheduler_ = std::make_unique<Scheduler>(scheduler_config, engine->block_manager_.get());
   engine->runner_ = std::make_unique<ModelRunner>(engine->model_.get(), engine->backend_.get(), config.block_size);
 
   engine->eos_token_ids_ = engine->generation_config_.eos_token_ids;
@@ -164,6 +171,7 @@ RequestOutput LLMEngine::MakeOutput(const Request& r, int num_new_tokens) const 
   out.finish_reason = r.finish_reason;
   out.stop_token = r.stop_token;
   out.num_preemptions = r.num_preemptions;
+  out.num_cached_tokens = r.num_cached_tokens;
   out.arrival_time = r.arrival_time;
   out.first_token_time = r.first_token_time;
   out.finish_time = r.finish_time;
@@ -180,6 +188,7 @@ absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
   for (size_t i = 0; i < step.chunks.size(); ++i) {
     Request& r = *step.chunks[i].request;
     r.num_computed_tokens += step.chunks[i].num_tokens;
+    block_manager_->CacheFullBlocks(r);
     if (r.num_computed_tokens < r.num_tokens()) continue;  // a prompt chunk; the prompt is not done yet
     const int row = logits->first_row[i] + logits->num_rows[i] - 1;
     AppendToken(r, SampleToken(logits->row(row), logits->vocab_size, r.params, r.rng));

@@ -30,10 +30,14 @@ struct Request {
   // Tokens whose K/V are in the cache. After a preemption this drops to 0 and everything is recomputed.
   int num_computed_tokens = 0;
   std::vector<int32_t> block_ids;       // the request's block table
+  std::vector<uint64_t> block_hashes;   // prefix-cache hash chain of the full blocks, filled lazily
+  int num_cached_blocks = 0;            // leading blocks already registered in (or taken from) the prefix cache
+  int num_cached_tokens = 0;            // prompt tokens served from the prefix cache at admission
   int num_preemptions = 0;
   // Keep the logits of every computed position, not only the last (prompt logprobs, fidelity checks).
   bool keep_all_logits = false;
   uint64_t arrival_order = 0;
+  int priority = 0;                     // lower runs first under the priority policy; ties go by arrival
   std::mt19937_64 rng;
 
   std::chrono::steady_clock::time_point arrival_time;

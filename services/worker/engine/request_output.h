@@ -21,6 +21,7 @@ struct RequestOutput {
   FinishReason finish_reason = FinishReason::kNone;
   std::optional<int32_t> stop_token;  // the EOS or stop token that ended the request
   int num_preemptions = 0;
+  int num_cached_tokens = 0;  // prompt tokens served from the prefix cache
   std::chrono::steady_clock::time_point arrival_time;
   std::optional<std::chrono::steady_clock::time_point> first_token_time;
   std::optional<std::chrono::steady_clock::time_point> finish_time;

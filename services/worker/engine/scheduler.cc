@@ -9,7 +9,31 @@ Scheduler::Scheduler(const SchedulerConfig& config, BlockManager* block_manager)
 
 void Scheduler::Add(Request* request) {
   request->status = RequestStatus::kWaiting;
-  waiting_.push_back(request);
+  Enqueue(request, /*preempted=*/false);
+}
+
+namespace {
+bool RunsBefore(const Request* a, const Request* b) {
+  return a->priority != b->priority ? a->priority < b->priority : a->arrival_order < b->arrival_order;
+}
+}  // namespace
+
+void Scheduler::Enqueue(Request* request, bool preempted) {
+  if (config_.policy == SchedulingPolicy::kFcfs) {
+    // A preempted request was admitted before everything still waiting, so it goes back to the head.
+    if (preempted) {
+      waiting_.push_front(request);
+    } else {
+      waiting_.push_back(request);
+    }
+    return;
+  }
+  waiting_.insert(std::upper_bound(waiting_.begin(), waiting_.end(), request, RunsBefore), request);
+}
+
+Request* Scheduler::ChooseVictim() const {
+  if (config_.policy == SchedulingPolicy::kFcfs) return running_.back();
+  return *std::max_element(running_.begin(), running_.end(), RunsBefore);
 }
 
 void Scheduler::Preempt(Request* request) {
@@ -17,7 +41,24 @@ void Scheduler::Preempt(Request* request) {
   request->num_computed_tokens = 0;
   request->status = RequestStatus::kWaiting;
   ++request->num_preemptions;
-  waiting_.push_front(request);
+  Enqueue(request, /*preempted=*/true);
+}
+
+bool Scheduler::Admit(Request* request, int budget, SchedulerOutput& out) {
+  const int cached = block_manager_->AttachCachedPrefix(*request);
+  request->num_computed_tokens = cached;
+  if (request->num_preemptions == 0) request->num_cached_tokens = cached;
+  const int n = std::min(request->num_tokens() - request->num_computed_tokens, budget);
+  if (!block_manager_->AllocateSlots(*request, request->num_computed_tokens + n)) {
+    block_manager_->Free(*request);
+    request->num_computed_tokens = 0;
+    return false;
+  }
+  request->status = RequestStatus::kRunning;
+  running_.push_back(request);
+  out.chunks.push_back({request, n});
+  out.total_tokens += n;
+  return true;
 }
 
 SchedulerOutput Scheduler::Schedule() {
@@ -35,8 +76,8 @@ SchedulerOutput Scheduler::Schedule() {
     }
     bool preempted_self = false;
     while (!block_manager_->AllocateSlots(*request, request->num_computed_tokens + n)) {
-      Request* victim = running_.back();
-      running_.pop_back();
+      Request* victim = ChooseVictim();
+      running_.erase(std::find(running_.begin(), running_.end(), victim));
       Preempt(victim);
       out.preempted.push_back(victim);
       // Preempted requests already scheduled this step give their tokens back.
@@ -51,6 +92,8 @@ SchedulerOutput Scheduler::Schedule() {
         preempted_self = true;
         break;
       }
+      // A victim earlier in the list shifts the current request down.
+      i = static_cast<size_t>(std::find(running_.begin(), running_.end(), request) - running_.begin());
     }
     if (preempted_self) continue;  // running_[i] is now the next request (or the end)
     out.chunks.push_back({request, n});
@@ -64,14 +107,10 @@ SchedulerOutput Scheduler::Schedule() {
   while (out.preempted.empty() && !waiting_.empty() && budget > 0 &&
          static_cast<int>(running_.size()) < config_.max_num_seqs) {
     Request* request = waiting_.front();
-    const int n = std::min(request->num_tokens() - request->num_computed_tokens, budget);
-    if (!block_manager_->AllocateSlots(*request, request->num_computed_tokens + n)) break;
+    const int before = out.total_tokens;
+    if (!Admit(request, budget, out)) break;
     waiting_.pop_front();
-    request->status = RequestStatus::kRunning;
-    running_.push_back(request);
-    out.chunks.push_back({request, n});
-    out.total_tokens += n;
-    budget -= n;
+    budget -= out.total_tokens - before;
   }
   return out;
 }

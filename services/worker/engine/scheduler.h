@@ -1,7 +1,8 @@
 // Decides, once per engine step, which requests run and how many of their tokens: a flat varlen batch under a
 // token budget and a sequence cap, where prompt chunks and single-token decodes share the step (vLLM v1 style).
-// First come, first served; when the KV cache runs out the most recently admitted running request is preempted
-// and recomputed later.
+// First come, first served (or by request priority); when the KV cache runs out the most recently admitted (or
+// least important) running request is preempted, its blocks freed, and it is recomputed later. Waiting requests
+// start from the longest prefix the KV cache still holds.
 #pragma once
 
 #include <deque>
@@ -12,9 +13,12 @@
 
 namespace tessera::engine {
 
+enum class SchedulingPolicy { kFcfs, kPriority };
+
 struct SchedulerConfig {
   int max_num_seqs = 256;
   int max_num_batched_tokens = 8192;
+  SchedulingPolicy policy = SchedulingPolicy::kFcfs;
 };
 
 struct ScheduledChunk {
@@ -44,6 +48,12 @@ class Scheduler {
 
  private:
   void Preempt(Request* request);
+  // Puts a request into the waiting queue at the place the policy gives it.
+  void Enqueue(Request* request, bool preempted);
+  // The running request to give up when blocks run out.
+  Request* ChooseVictim() const;
+  // Admits the head of the waiting queue with up to `budget` tokens; false when its blocks do not fit.
+  bool Admit(Request* request, int budget, SchedulerOutput& out);
 
   SchedulerConfig config_;
   BlockManager* block_manager_;

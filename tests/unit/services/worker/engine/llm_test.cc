@@ -224,3 +224,38 @@ TEST(LLMTest, SeededTemperatureSamplingRepeats) {
 
 }  // namespace
 }  // namespace tessera::engine
+
+namespace tessera::engine {
+namespace {
+
+TEST(PrefixCachingTest, CacheHitsGiveIdenticalOutputsAndAreReported) {
+  const auto prompts = GoldenPrompts("tiny-llama31");
+  // A long shared prefix (the 200-token prompt) followed by different suffixes.
+  std::vector<std::vector<int32_t>> shared;
+  for (int i = 0; i < 4; ++i) {
+    std::vector<int32_t> p = prompts[6];
+    p.insert(p.end(), prompts[i].begin(), prompts[i].end());
+    shared.push_back(p);
+  }
+  EngineConfig no_cache = BaseConfig("tiny-llama31");
+  no_cache.enable_prefix_caching = false;
+  const auto expected = RunEachAlone(no_cache, shared, 8);
+
+  auto llm = LLM::Create(BaseConfig("tiny-llama31"));
+  ASSERT_TRUE(llm.ok());
+  auto first = (*llm)->Generate(shared[0], Greedy(8));
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->num_cached_tokens, 0);
+  auto rest = (*llm)->Generate({shared[1], shared[2], shared[3], shared[0]}, {Greedy(8)});
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(first->token_ids, expected[0]);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ((*rest)[i].token_ids, expected[i + 1]);
+    EXPECT_EQ((*rest)[i].num_cached_tokens, 192) << "200 shared tokens = 12 full blocks of 16";
+  }
+  EXPECT_EQ((*rest)[3].token_ids, expected[0]);
+  EXPECT_GE((*rest)[3].num_cached_tokens, 192);
+}
+
+}  // namespace
+}  // namespace tessera::engine

@@ -58,3 +58,89 @@ TEST(BlockManagerTest, FreeReturnsEveryBlockOnce) {
 
 }  // namespace
 }  // namespace tessera::engine
+
+namespace tessera::engine {
+namespace {
+
+Request WithTokens(int n, int32_t first = 0) {
+  Request r;
+  for (int i = 0; i < n; ++i) r.prompt_token_ids.push_back(first + i);
+  return r;
+}
+
+// Computes the whole request as the engine would and registers its full blocks.
+void ComputeAll(BlockManager& blocks, Request& r) {
+  ASSERT_TRUE(blocks.AllocateSlots(r, r.num_tokens()));
+  r.num_computed_tokens = r.num_tokens();
+  blocks.CacheFullBlocks(r);
+}
+
+TEST(PrefixCacheTest, ReusesFullBlocksOfTheLongestCachedPrefix) {
+  BlockManager blocks(16, 4);
+  Request first = WithTokens(10);
+  ComputeAll(blocks, first);
+  blocks.Free(first);
+
+  Request second = WithTokens(13);  // shares tokens 0..9: two full blocks
+  EXPECT_EQ(blocks.AttachCachedPrefix(second), 8);
+  EXPECT_EQ(second.num_cached_blocks, 2);
+  EXPECT_EQ(blocks.prefix_cache_hits(), 8);
+  EXPECT_EQ(blocks.prefix_cache_queries(), 13);  // only lookups count, not the first computation
+}
+
+TEST(PrefixCacheTest, AlwaysLeavesTheLastTokenToCompute) {
+  BlockManager blocks(16, 4);
+  Request first = WithTokens(8);
+  ComputeAll(blocks, first);
+  Request same = WithTokens(8);
+  EXPECT_EQ(blocks.AttachCachedPrefix(same), 4);  // not 8: the last token's logits are needed
+}
+
+TEST(PrefixCacheTest, DifferentPrefixesDoNotShareEqualLaterBlocks) {
+  BlockManager blocks(16, 4);
+  Request a = WithTokens(8);
+  ComputeAll(blocks, a);
+  Request b = WithTokens(9);
+  b.prompt_token_ids[0] = 99;  // same second block, different first block
+  EXPECT_EQ(blocks.AttachCachedPrefix(b), 0);
+}
+
+TEST(PrefixCacheTest, SharedBlocksAreReferenceCounted) {
+  BlockManager blocks(4, 4);
+  Request a = WithTokens(9);
+  ComputeAll(blocks, a);  // 3 blocks
+  Request b = WithTokens(9);
+  EXPECT_EQ(blocks.AttachCachedPrefix(b), 8);
+  ASSERT_TRUE(blocks.AllocateSlots(b, 9));
+  EXPECT_EQ(blocks.num_free_blocks(), 0);  // 2 shared + 1 private each
+  blocks.Free(a);
+  EXPECT_EQ(blocks.num_free_blocks(), 1);  // only a's private tail
+  blocks.Free(b);
+  EXPECT_EQ(blocks.num_free_blocks(), 4);
+}
+
+TEST(PrefixCacheTest, EvictsLeastRecentlyFreedBlocksFirst) {
+  BlockManager blocks(4, 2);
+  Request a = WithTokens(3, 0), b = WithTokens(3, 100);
+  ComputeAll(blocks, a);
+  ComputeAll(blocks, b);
+  blocks.Free(a);  // a's full block is now the least recently freed cached block
+  blocks.Free(b);
+  Request c = WithTokens(5, 200);  // needs 3 blocks: the 2 private tails and then a's cached block
+  ASSERT_TRUE(blocks.AllocateSlots(c, 5));
+  Request a_again = WithTokens(3, 0), b_again = WithTokens(3, 100);
+  EXPECT_EQ(blocks.AttachCachedPrefix(a_again), 0) << "a's block was evicted";
+  EXPECT_EQ(blocks.AttachCachedPrefix(b_again), 2) << "b's block survived";
+}
+
+TEST(PrefixCacheTest, DisabledCacheNeverHits) {
+  BlockManager blocks(16, 4, /*enable_prefix_caching=*/false);
+  Request a = WithTokens(9);
+  ComputeAll(blocks, a);
+  blocks.Free(a);
+  Request b = WithTokens(9);
+  EXPECT_EQ(blocks.AttachCachedPrefix(b), 0);
+}
+
+}  // namespace
+}  // namespace tessera::engine
