@@ -1019,6 +1019,9 @@ absl::StatusOr<Value> FilterRound(Renderer&, const Value& v, const CallArgs& arg
   precision = std::clamp<int64_t>(precision, -300, 300);
   if (method == "common") {
     if (!std::isfinite(value)) return Value::Float(value);
+    if (v.is_int() || v.is_bool()) {
+      if (precision >= 0) return Value::Int(v.as_int());  // Python's round() keeps ints as ints
+    }
     if (precision == 0) return Value::Float(std::nearbyint(value));
     if (precision > 0) {
       char buffer[512];

@@ -34,6 +34,18 @@ std::optional<std::string> TokenText(const nlohmann::json& value) {
   return std::nullopt;
 }
 
+template <typename Json>
+absl::StatusOr<std::string> RenderJson(const jinja::NodeList* nodes, const Json& context) {
+  if (nodes == nullptr) return absl::FailedPreconditionError("chat template: not parsed");
+  if (!context.is_object()) return absl::InvalidArgumentError("chat template: the context must be a JSON object");
+  auto value = jinja::Value::FromJson(context);
+  if (!value.ok()) return Prefixed(value.status());
+  jinja::Renderer renderer{jinja::RenderLimits()};
+  auto text = renderer.Render(*nodes, *value);
+  if (!text.ok()) return Prefixed(text.status());
+  return text;
+}
+
 }  // namespace
 
 absl::StatusOr<ChatTemplate> ChatTemplate::Parse(std::string_view source) {
@@ -45,14 +57,11 @@ absl::StatusOr<ChatTemplate> ChatTemplate::Parse(std::string_view source) {
 }
 
 absl::StatusOr<std::string> ChatTemplate::Render(const nlohmann::json& context) const {
-  if (!nodes_) return absl::FailedPreconditionError("chat template: not parsed");
-  if (!context.is_object()) return absl::InvalidArgumentError("chat template: the context must be a JSON object");
-  auto value = jinja::Value::FromJson(context);
-  if (!value.ok()) return Prefixed(value.status());
-  jinja::Renderer renderer{jinja::RenderLimits()};
-  auto text = renderer.Render(*nodes_, *value);
-  if (!text.ok()) return Prefixed(text.status());
-  return text;
+  return RenderJson(nodes_.get(), context);
+}
+
+absl::StatusOr<std::string> ChatTemplate::Render(const nlohmann::ordered_json& context) const {
+  return RenderJson(nodes_.get(), context);
 }
 
 absl::StatusOr<ModelChatTemplate> LoadModelChatTemplate(const std::string& model_dir, bool has_tools) {
@@ -74,7 +83,7 @@ absl::StatusOr<ModelChatTemplate> LoadModelChatTemplate(const std::string& model
     if (auto text = TokenText(config[name])) model.special_tokens[name] = *text;
   }
   if (config.contains("additional_special_tokens") && config["additional_special_tokens"].is_array()) {
-    nlohmann::json tokens = nlohmann::json::array();
+    nlohmann::ordered_json tokens = nlohmann::ordered_json::array();
     for (const auto& token : config["additional_special_tokens"]) {
       if (auto text = TokenText(token)) tokens.push_back(*text);
     }
@@ -118,9 +127,10 @@ absl::StatusOr<ModelChatTemplate> LoadModelChatTemplate(const std::string& model
   return model;
 }
 
-nlohmann::json BuildChatTemplateContext(const ModelChatTemplate& model, const nlohmann::json& messages,
-                                        const ChatTemplateOptions& options) {
-  nlohmann::json context = model.special_tokens.is_object() ? model.special_tokens : nlohmann::json::object();
+nlohmann::ordered_json BuildChatTemplateContext(const ModelChatTemplate& model, const nlohmann::ordered_json& messages,
+                                                const ChatTemplateOptions& options) {
+  nlohmann::ordered_json context =
+      model.special_tokens.is_object() ? model.special_tokens : nlohmann::ordered_json::object();
   context["messages"] = messages;
   context["tools"] = options.tools;
   context["documents"] = nullptr;
@@ -132,6 +142,11 @@ nlohmann::json BuildChatTemplateContext(const ModelChatTemplate& model, const nl
 }
 
 absl::StatusOr<std::string> ApplyChatTemplate(const std::string& model_dir, const nlohmann::json& messages,
+                                              const ChatTemplateOptions& options) {
+  return ApplyChatTemplate(model_dir, nlohmann::ordered_json(messages), options);
+}
+
+absl::StatusOr<std::string> ApplyChatTemplate(const std::string& model_dir, const nlohmann::ordered_json& messages,
                                               const ChatTemplateOptions& options) {
   bool has_tools = options.tools.is_array() && !options.tools.empty();
   ASSIGN_OR_RETURN(ModelChatTemplate model, LoadModelChatTemplate(model_dir, has_tools));

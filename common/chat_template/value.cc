@@ -173,6 +173,42 @@ class JsonWriter {
   std::string item_separator_;
 };
 
+template <typename Json>
+absl::StatusOr<Value> ValueFromJson(const Json& json) {
+  switch (json.type()) {
+    case Json::value_t::null: return Value::MakeNone();
+    case Json::value_t::boolean: return Value::Bool(json.template get<bool>());
+    case Json::value_t::number_integer: return Value::Int(json.template get<int64_t>());
+    case Json::value_t::number_unsigned: {
+      uint64_t u = json.template get<uint64_t>();
+      if (u > static_cast<uint64_t>(INT64_MAX)) return Value::Float(static_cast<double>(u));
+      return Value::Int(static_cast<int64_t>(u));
+    }
+    case Json::value_t::number_float: return Value::Float(json.template get<double>());
+    case Json::value_t::string: return Value::String(json.template get<std::string>());
+    case Json::value_t::array: {
+      std::vector<Value> items;
+      items.reserve(json.size());
+      for (const auto& element : json) {
+        ASSIGN_OR_RETURN(Value item, ValueFromJson(element));
+        items.push_back(std::move(item));
+      }
+      return Value::List(std::move(items));
+    }
+    case Json::value_t::object: {
+      std::vector<std::pair<std::string, Value>> entries;
+      entries.reserve(json.size());
+      for (auto it = json.begin(); it != json.end(); ++it) {
+        ASSIGN_OR_RETURN(Value item, ValueFromJson(it.value()));
+        entries.emplace_back(it.key(), std::move(item));
+      }
+      return Value::Dict(std::move(entries));
+    }
+    default:
+      return absl::InvalidArgumentError("context holds a JSON value of unsupported type (binary)");
+  }
+}
+
 }  // namespace
 
 Value Value::MakeUndefined(std::string hint) {
@@ -204,40 +240,8 @@ absl::StatusOr<Value> Value::Dict(std::vector<std::pair<std::string, Value>> ent
   return Value(DictPtr(std::move(data)));
 }
 
-absl::StatusOr<Value> Value::FromJson(const nlohmann::json& json) {
-  switch (json.type()) {
-    case nlohmann::json::value_t::null: return MakeNone();
-    case nlohmann::json::value_t::boolean: return Bool(json.get<bool>());
-    case nlohmann::json::value_t::number_integer: return Int(json.get<int64_t>());
-    case nlohmann::json::value_t::number_unsigned: {
-      uint64_t u = json.get<uint64_t>();
-      if (u > static_cast<uint64_t>(INT64_MAX)) return Float(static_cast<double>(u));
-      return Int(static_cast<int64_t>(u));
-    }
-    case nlohmann::json::value_t::number_float: return Float(json.get<double>());
-    case nlohmann::json::value_t::string: return String(json.get<std::string>());
-    case nlohmann::json::value_t::array: {
-      std::vector<Value> items;
-      items.reserve(json.size());
-      for (const auto& element : json) {
-        ASSIGN_OR_RETURN(Value item, FromJson(element));
-        items.push_back(std::move(item));
-      }
-      return List(std::move(items));
-    }
-    case nlohmann::json::value_t::object: {
-      std::vector<std::pair<std::string, Value>> entries;
-      entries.reserve(json.size());
-      for (auto it = json.begin(); it != json.end(); ++it) {
-        ASSIGN_OR_RETURN(Value item, FromJson(it.value()));
-        entries.emplace_back(it.key(), std::move(item));
-      }
-      return Dict(std::move(entries));
-    }
-    default:
-      return absl::InvalidArgumentError("context holds a JSON value of unsupported type (binary)");
-  }
-}
+absl::StatusOr<Value> Value::FromJson(const nlohmann::json& json) { return ValueFromJson(json); }
+absl::StatusOr<Value> Value::FromJson(const nlohmann::ordered_json& json) { return ValueFromJson(json); }
 
 const std::string& Value::undefined_hint() const {
   static const std::string kEmpty;

@@ -64,8 +64,10 @@ class Value {
   static Value Namespace(NamespacePtr data) { return Value(NamespaceBox{std::move(data)}); }
   static Value Function(CallablePtr fn) { return Value(std::move(fn)); }
 
-  // Converts parsed JSON (the render context); objects keep their key order.
+  // Converts parsed JSON (the render context). Objects keep the order the JSON type holds them in:
+  // nlohmann::ordered_json keeps the document's order (as Python does), nlohmann::json sorts keys.
   static absl::StatusOr<Value> FromJson(const nlohmann::json& json);
+  static absl::StatusOr<Value> FromJson(const nlohmann::ordered_json& json);
 
   Kind kind() const { return static_cast<Kind>(v_.index()); }
   bool is_undefined() const { return kind() == Kind::kUndefined; }

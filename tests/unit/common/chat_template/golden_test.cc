@@ -11,15 +11,15 @@
 namespace tessera {
 namespace {
 
-nlohmann::json ReadJson(const std::string& path) {
+nlohmann::ordered_json ReadJson(const std::string& path) {
   std::ifstream in(path);
   std::stringstream buffer;
   buffer << in.rdbuf();
-  return nlohmann::json::parse(buffer.str());
+  return nlohmann::ordered_json::parse(buffer.str());
 }
 
 TEST(ChatTemplateGoldenTest, RendersEveryGoldenConversationExactly) {
-  const nlohmann::json goldens = ReadJson(std::string(TESSERA_FIXTURES_DIR) + "/golden_text.json");
+  const nlohmann::ordered_json goldens = ReadJson(std::string(TESSERA_FIXTURES_DIR) + "/golden_text.json");
   ASSERT_TRUE(goldens.contains("chat_templates"));
   int checked = 0;
   for (const auto& [name, cases] : goldens["chat_templates"].items()) {
