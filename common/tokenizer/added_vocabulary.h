@@ -44,9 +44,7 @@ class AddedVocabulary {
   // Splits raw text on the tokens that are not normalized.
   absl::Status SplitRaw(std::string_view text, SegmentSink sink) const { return Split(raw_, text, sink); }
   // Splits normalized text on the tokens that are normalized.
-  absl::Status SplitNormalized(std::string_view text, SegmentSink sink) const {
-    return Split(normalized_, text, sink);
-  }
+  absl::Status SplitNormalized(std::string_view text, SegmentSink sink) const { return Split(normalized_, text, sink); }
 
   const AddedToken* FindById(int32_t id) const;
   const AddedToken* FindByContent(std::string_view content) const;
@@ -56,7 +54,7 @@ class AddedVocabulary {
   // Byte trie with leftmost-longest search.
   struct Trie {
     absl::flat_hash_map<uint64_t, int32_t> edges;  // (node << 8 | byte) -> child
-    std::vector<int32_t> terminal;                   // node -> token index or -1
+    std::vector<int32_t> terminal;                 // node -> token index or -1
     bool first_byte[256] = {};
     bool empty() const { return terminal.size() <= 1; }
     void Insert(std::string_view key, int32_t token_index);

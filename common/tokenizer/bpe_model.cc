@@ -52,8 +52,7 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const nlohmann::jso
   std::string type = model.value("type", std::string());
   if (type.empty() && model.contains("merges")) type = "BPE";  // old files omit the type
   if (type != "BPE") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unsupported model type '", type, "' (supported: BPE)"));
+    return absl::InvalidArgumentError(absl::StrCat("unsupported model type '", type, "' (supported: BPE)"));
   }
   if (!model.contains("vocab") || !model["vocab"].is_object()) {
     return absl::InvalidArgumentError("model.vocab: expected an object of token -> id");
@@ -74,8 +73,8 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const nlohmann::jso
     bpe->vocab_[it.key()] = static_cast<int32_t>(id);
   }
   if (max_id >= static_cast<int64_t>(vocab.size()) * 4 + 1024) {
-    return absl::InvalidArgumentError(absl::StrCat("model.vocab: ids are too sparse (max id ", max_id, " for ",
-                                                   vocab.size(), " tokens)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.vocab: ids are too sparse (max id ", max_id, " for ", vocab.size(), " tokens)"));
   }
   bpe->id_to_token_.assign(max_id + 1, std::string());
   bpe->id_present_.assign(max_id + 1, false);
@@ -98,9 +97,12 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const nlohmann::jso
       for (int i = 3; i < 5; ++i) {
         const char c = token[i];
         value *= 16;
-        if (c >= '0' && c <= '9') value += c - '0';
-        else if (c >= 'A' && c <= 'F') value += c - 'A' + 10;
-        else ok = false;
+        if (c >= '0' && c <= '9')
+          value += c - '0';
+        else if (c >= 'A' && c <= 'F')
+          value += c - 'A' + 10;
+        else
+          ok = false;
       }
       if (ok) bpe->byte_fallback_ids_[value] = id;
     }
@@ -154,8 +156,8 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const nlohmann::jso
         return absl::InvalidArgumentError(absl::StrCat("model.merges[", rank, "]: \"", left, "\" + \"", right,
                                                        "\" refers to a token missing from the vocabulary"));
       }
-      const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(l->second)) << 32) |
-                           static_cast<uint32_t>(r->second);
+      const uint64_t key =
+          (static_cast<uint64_t>(static_cast<uint32_t>(l->second)) << 32) | static_cast<uint32_t>(r->second);
       bpe->merges_.insert_or_assign(key, MergeResult{rank, m->second});
       ++rank;
     }
@@ -226,8 +228,7 @@ struct LaterMerge {
 
 }  // namespace
 
-void BpeModel::InitialSymbols(std::string_view word, std::vector<int32_t>* ids,
-                              std::vector<uint32_t>* lengths) const {
+void BpeModel::InitialSymbols(std::string_view word, std::vector<int32_t>* ids, std::vector<uint32_t>* lengths) const {
   std::optional<std::pair<int32_t, uint32_t>> pending_unk;
   auto flush_unk = [&] {
     if (pending_unk) {

@@ -58,9 +58,9 @@ class BpeModel {
   std::vector<std::string> id_to_token_;
   std::vector<bool> id_present_;
   absl::flat_hash_map<uint64_t, MergeResult> merges_;
-  std::vector<int32_t> small_char_ids_;                  // code point < 0x800 -> id of that single character
+  std::vector<int32_t> small_char_ids_;                    // code point < 0x800 -> id of that single character
   absl::flat_hash_map<char32_t, int32_t> large_char_ids_;  // the other single-character tokens
-  std::array<int32_t, 256> byte_fallback_ids_;          // "<0xXX>" tokens
+  std::array<int32_t, 256> byte_fallback_ids_;             // "<0xXX>" tokens
   std::optional<int32_t> unk_id_;
   std::string continuing_subword_prefix_;
   std::string end_of_word_suffix_;

@@ -60,7 +60,8 @@ class ByteLevelDecoder : public Decoder {
 
 class MetaspaceDecoder : public Decoder {
  public:
-  MetaspaceDecoder(std::string replacement, bool strip_first) : replacement_(std::move(replacement)), strip_first_(strip_first) {}
+  MetaspaceDecoder(std::string replacement, bool strip_first)
+      : replacement_(std::move(replacement)), strip_first_(strip_first) {}
   absl::Status DecodeChain(std::vector<std::string>* tokens) const override {
     for (size_t i = 0; i < tokens->size(); ++i) {
       std::string& token = (*tokens)[i];
@@ -107,10 +108,14 @@ int ParseByteToken(const std::string& token) {
   for (int i = 3; i < 5; ++i) {
     const char c = token[i];
     value *= 16;
-    if (c >= '0' && c <= '9') value += c - '0';
-    else if (c >= 'A' && c <= 'F') value += c - 'A' + 10;
-    else if (c >= 'a' && c <= 'f') value += c - 'a' + 10;
-    else return -1;
+    if (c >= '0' && c <= '9')
+      value += c - '0';
+    else if (c >= 'A' && c <= 'F')
+      value += c - 'A' + 10;
+    else if (c >= 'a' && c <= 'f')
+      value += c - 'a' + 10;
+    else
+      return -1;
   }
   return value;
 }
@@ -219,12 +224,12 @@ absl::StatusOr<std::unique_ptr<Decoder>> ParseDecoder(const nlohmann::json& json
   if (type == "ByteFallback") return std::unique_ptr<Decoder>(new ByteFallbackDecoder());
   if (type == "Fuse") return std::unique_ptr<Decoder>(new FuseDecoder());
   if (type == "Strip") {
-    return std::unique_ptr<Decoder>(new StripDecoder(json.value("content", std::string(" ")),
-                                                     json.value("start", 0), json.value("stop", 0)));
+    return std::unique_ptr<Decoder>(
+        new StripDecoder(json.value("content", std::string(" ")), json.value("start", 0), json.value("stop", 0)));
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unsupported decoder type '", type,
-      "' (supported: Sequence, ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unsupported decoder type '", type,
+                   "' (supported: Sequence, ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip)"));
 }
 
 }  // namespace tessera::tok

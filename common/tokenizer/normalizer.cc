@@ -49,7 +49,8 @@ class PrependNormalizer : public Normalizer {
 
 class ReplaceNormalizer : public Normalizer {
  public:
-  ReplaceNormalizer(Pattern pattern, std::string content) : pattern_(std::move(pattern)), content_(std::move(content)) {}
+  ReplaceNormalizer(Pattern pattern, std::string content)
+      : pattern_(std::move(pattern)), content_(std::move(content)) {}
   absl::Status Normalize(std::string* text) const override {
     ASSIGN_OR_RETURN(*text, pattern_.ReplaceAll(*text, content_));
     return absl::OkStatus();
@@ -102,7 +103,8 @@ class LowercaseNormalizer : public Normalizer {
 absl::StatusOr<std::unique_ptr<Normalizer>> ParseNormalizer(const nlohmann::json& json) {
   if (json.is_null()) return std::unique_ptr<Normalizer>();
   if (!json.is_object() || !json.contains("type") || !json["type"].is_string()) {
-    return absl::InvalidArgumentError(absl::StrCat("normalizer: expected an object with a \"type\", got ", json.dump()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("normalizer: expected an object with a \"type\", got ", json.dump()));
   }
   const std::string type = json["type"].get<std::string>();
   if (type == "Sequence") {
@@ -117,10 +119,12 @@ absl::StatusOr<std::unique_ptr<Normalizer>> ParseNormalizer(const nlohmann::json
   if (type == "NFD") return std::unique_ptr<Normalizer>(new UnicodeNormalizer(NormalizationForm::kNFD));
   if (type == "NFKC") return std::unique_ptr<Normalizer>(new UnicodeNormalizer(NormalizationForm::kNFKC));
   if (type == "NFKD") return std::unique_ptr<Normalizer>(new UnicodeNormalizer(NormalizationForm::kNFKD));
-  if (type == "Prepend") return std::unique_ptr<Normalizer>(new PrependNormalizer(json.at("prepend").get<std::string>()));
+  if (type == "Prepend")
+    return std::unique_ptr<Normalizer>(new PrependNormalizer(json.at("prepend").get<std::string>()));
   if (type == "Replace") {
     ASSIGN_OR_RETURN(Pattern pattern, Pattern::FromJson(json.at("pattern"), "normalizer Replace.pattern"));
-    return std::unique_ptr<Normalizer>(new ReplaceNormalizer(std::move(pattern), json.at("content").get<std::string>()));
+    return std::unique_ptr<Normalizer>(
+        new ReplaceNormalizer(std::move(pattern), json.at("content").get<std::string>()));
   }
   if (type == "Strip") {
     return std::unique_ptr<Normalizer>(

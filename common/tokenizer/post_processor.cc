@@ -113,9 +113,9 @@ absl::StatusOr<std::unique_ptr<PostProcessor>> ParsePostProcessor(const nlohmann
   if (type == "ByteLevel") return std::unique_ptr<PostProcessor>(new IdentityPostProcessor());
   if (type == "TemplateProcessing") return ParseTemplate(json);
   if (type == "RobertaProcessing" || type == "BertProcessing") return ParseClsSep(json);
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unsupported post_processor type '", type,
-      "' (supported: TemplateProcessing, RobertaProcessing, BertProcessing, ByteLevel, Sequence)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unsupported post_processor type '", type,
+                   "' (supported: TemplateProcessing, RobertaProcessing, BertProcessing, ByteLevel, Sequence)"));
 }
 
 }  // namespace tessera::tok

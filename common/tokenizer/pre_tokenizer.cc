@@ -164,6 +164,7 @@ class ByteLevelPreTokenizer : public PreTokenizer {
       : add_prefix_space_(add_prefix_space), regex_(std::move(regex)) {}
 
   absl::Status PreTokenize(std::string_view text, bool at_start, PieceSink sink) const override {
+    if (text.empty()) return absl::OkStatus();
     std::string prefixed;
     if (add_prefix_space_ && (text.empty() || text[0] != ' ')) {
       prefixed.reserve(text.size() + 1);
@@ -191,10 +192,7 @@ class ByteLevelPreTokenizer : public PreTokenizer {
       alphabet.EncodeTo(piece, &mapped);
       return sink(mapped, piece_at_start);
     };
-    if (regex_ == nullptr) {
-      if (text.empty()) return absl::OkStatus();
-      return map_and_emit(text, at_start);
-    }
+    if (regex_ == nullptr) return map_and_emit(text, at_start);
     return SplitText(text, at_start, SplitBehavior::kIsolated, false, *regex_, map_and_emit);
   }
 
@@ -249,8 +247,7 @@ class MetaspacePreTokenizer : public PreTokenizer {
   bool split_;
 };
 
-absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeRegexSplit(const char* pattern, SplitBehavior behavior,
-                                                             bool invert) {
+absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeRegexSplit(const char* pattern, SplitBehavior behavior, bool invert) {
   ASSIGN_OR_RETURN(auto regex, Regex::Compile(pattern));
   return std::unique_ptr<PreTokenizer>(new RegexSplitPreTokenizer(std::move(regex), behavior, invert));
 }
@@ -295,8 +292,8 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> ParsePreTokenizer(const nlohmann::
     if (json.value("use_regex", true)) {
       ASSIGN_OR_RETURN(regex, Regex::Compile(kGpt2Pattern));
     }
-    return std::unique_ptr<PreTokenizer>(new ByteLevelPreTokenizer(json.value("add_prefix_space", true),
-                                                                   std::move(regex)));
+    return std::unique_ptr<PreTokenizer>(
+        new ByteLevelPreTokenizer(json.value("add_prefix_space", true), std::move(regex)));
   }
   if (type == "Metaspace") {
     ASSIGN_OR_RETURN(PrependScheme scheme, ParsePrependScheme(json));

@@ -47,11 +47,11 @@ std::string Pcre2ErrorMessage(int code) {
 absl::StatusOr<std::unique_ptr<Regex>> Regex::Compile(std::string_view pattern) {
   int error_code = 0;
   PCRE2_SIZE error_offset = 0;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                   PCRE2_UTF | PCRE2_UCP, &error_code, &error_offset, nullptr);
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF | PCRE2_UCP,
+                                   &error_code, &error_offset, nullptr);
   if (code == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot compile regex '", std::string(pattern), "' at offset ", error_offset,
-                                                   ": ", Pcre2ErrorMessage(error_code)));
+    return absl::InvalidArgumentError(absl::StrCat("cannot compile regex '", std::string(pattern), "' at offset ",
+                                                   error_offset, ": ", Pcre2ErrorMessage(error_code)));
   }
   const bool jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
   return std::unique_ptr<Regex>(new Regex(std::string(pattern), code, jit));
@@ -124,7 +124,8 @@ absl::StatusOr<Pattern> Pattern::FromJson(const nlohmann::json& json, std::strin
   }
   if (json.is_object() && json.contains("Regex") && json["Regex"].is_string()) {
     auto regex = Regex::Compile(json["Regex"].get<std::string>());
-    if (!regex.ok()) return absl::InvalidArgumentError(absl::StrCat(std::string(field), ": ", regex.status().message()));
+    if (!regex.ok())
+      return absl::InvalidArgumentError(absl::StrCat(std::string(field), ": ", regex.status().message()));
     pattern.regex_ = std::move(*regex);
     return pattern;
   }

@@ -58,15 +58,15 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFolder(const std::stri
   const std::string json_path = model_dir + "/tokenizer.json";
   const std::string config_path = model_dir + "/tokenizer_config.json";
   if (!FileExists(json_path)) {
-    return absl::NotFoundError(absl::StrCat(model_dir, " has no tokenizer.json (only Hugging Face fast tokenizer "
-                                                       "files are supported)"));
+    return absl::NotFoundError(absl::StrCat(model_dir,
+                                            " has no tokenizer.json (only Hugging Face fast tokenizer "
+                                            "files are supported)"));
   }
   return FromFile(json_path, FileExists(config_path) ? config_path : "");
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view tokenizer_json,
-                                                               std::string_view config_json,
-                                                               std::string_view source) {
+                                                               std::string_view config_json, std::string_view source) {
   const nlohmann::json root = nlohmann::json::parse(tokenizer_json, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded() || !root.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(std::string(source), ": not a valid JSON object"));
@@ -75,7 +75,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view 
   if (!config_json.empty()) {
     config = nlohmann::json::parse(config_json, nullptr, /*allow_exceptions=*/false);
     if (config.is_discarded() || !config.is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat(std::string(source), ": tokenizer_config.json is not a valid JSON object"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(std::string(source), ": tokenizer_config.json is not a valid JSON object"));
     }
   }
   std::unique_ptr<Tokenizer> tokenizer(new Tokenizer());
@@ -116,8 +117,9 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view 
         token.rstrip = entry.value("rstrip", false);
         token.normalized = entry.value("normalized", !entry.value("special", false));
         token.special = entry.value("special", false);
-        if (token.id < 0) return annotate(absl::InvalidArgumentError(absl::StrCat(
-                              "added_tokens: '", token.content, "' has a negative id")));
+        if (token.id < 0)
+          return annotate(
+              absl::InvalidArgumentError(absl::StrCat("added_tokens: '", token.content, "' has a negative id")));
         added_tokens.push_back(std::move(token));
       }
     }
@@ -142,7 +144,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view 
     }
     if (config.contains("additional_special_tokens") && config["additional_special_tokens"].is_array()) {
       for (const auto& entry : config["additional_special_tokens"]) {
-        std::string content = entry.is_string() ? entry.get<std::string>()
+        std::string content = entry.is_string()   ? entry.get<std::string>()
                               : entry.is_object() ? entry.value("content", std::string())
                                                   : std::string();
         if (auto id = id_of(content)) tokenizer->special_ids_.insert(*id);

@@ -56,9 +56,8 @@ uint8_t CombiningClass(char32_t cp) {
   if (cp < 0x300) return 0;
   const ud::CombiningClassRange* begin = ud::kCombiningClassRanges;
   const ud::CombiningClassRange* end = begin + ud::kNumCombiningClassRanges;
-  const auto* it = std::upper_bound(begin, end, cp, [](char32_t v, const ud::CombiningClassRange& r) {
-    return v < r.first;
-  });
+  const auto* it =
+      std::upper_bound(begin, end, cp, [](char32_t v, const ud::CombiningClassRange& r) { return v < r.first; });
   if (it == begin) return 0;
   --it;
   return cp <= it->last ? it->combining_class : 0;

@@ -148,9 +148,12 @@ size_t IncompleteUtf8SuffixLength(std::string_view text) {
     const unsigned char b = static_cast<unsigned char>(text[n - back]);
     if ((b & 0xC0) == 0x80) continue;  // continuation byte, keep looking for the lead
     size_t expected = 0;
-    if (b >= 0xC2 && b < 0xE0) expected = 2;
-    else if (b >= 0xE0 && b < 0xF0) expected = 3;
-    else if (b >= 0xF0 && b < 0xF5) expected = 4;
+    if (b >= 0xC2 && b < 0xE0)
+      expected = 2;
+    else if (b >= 0xE0 && b < 0xF0)
+      expected = 3;
+    else if (b >= 0xF0 && b < 0xF5)
+      expected = 4;
     if (expected > back && MaximalInvalidSubpart(text, n - back) == back) return back;
     return 0;
   }
@@ -160,8 +163,8 @@ size_t IncompleteUtf8SuffixLength(std::string_view text) {
 bool IsUnicodeWhitespace(char32_t cp) {
   if (cp <= 0x20) return cp == 0x20 || (cp >= 0x09 && cp <= 0x0D);
   if (cp < 0x85) return false;
-  return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
-         cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+  return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+         cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
 size_t CountCodePoints(std::string_view text) {

@@ -46,7 +46,11 @@ nlohmann::json SmallTokenizer() {
   nlohmann::json vocab = nlohmann::json::object();
   int id = 0;
   for (const char* token : {"a", "b", "c", "-", " ", "1", "2", "3", "x", "\xE2\x96\x81"}) vocab[token] = id++;
-  for (const char* token : {"ab", "a-", "-b", "abc", "\xE2\x96\x81" "ab", "12", "123"}) vocab[token] = id++;
+  for (const char* token : {"ab", "a-", "-b", "abc",
+                            "\xE2\x96\x81"
+                            "ab",
+                            "12", "123"})
+    vocab[token] = id++;
   return {
       {"added_tokens", nlohmann::json::array()},
       {"normalizer", nullptr},
@@ -161,10 +165,13 @@ TEST(TokenizerTest, LoadErrorsAreClear) {
 }
 
 TEST(TokenizerTest, InvalidUtf8IsReplacedLikeRustFromUtf8Lossy) {
-  EXPECT_EQ(tok::RepairUtf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
-  EXPECT_EQ(tok::RepairUtf8("\xE4\xBD"), "\xEF\xBF\xBD");                        // truncated: one replacement
+  EXPECT_EQ(tok::RepairUtf8("a\xFF"
+                            "b"),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(tok::RepairUtf8("\xE4\xBD"), "\xEF\xBF\xBD");                              // truncated: one replacement
   EXPECT_EQ(tok::RepairUtf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate: one per byte
-  EXPECT_EQ(tok::RepairUtf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");            // overlong
+  EXPECT_EQ(tok::RepairUtf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong
   EXPECT_EQ(tok::RepairUtf8("\xF0\x9F\x98"), "\xEF\xBF\xBD");
   EXPECT_EQ(tok::RepairUtf8("ok \xF0\x9F\x98\x80"), "ok \xF0\x9F\x98\x80");
 
@@ -196,8 +203,8 @@ TEST(TokenizerTest, MegabyteInputsRoundTrip) {
     ASSERT_NE(tokenizer, nullptr);
     std::string text;
     uint32_t state = 12345;
-    const char* words[] = {"the ", "tokenizer ", "你好", "，", "世界 ", "naïve ", "😀", "\n", "  ", "42", "x=y; ",
-                           "Ünïcödé ", "\t", "<think>"};
+    const char* words[] = {"the ", "tokenizer ", "你好", "，",    "世界 ",    "naïve ", "😀",
+                           "\n",   "  ",         "42",   "x=y; ", "Ünïcödé ", "\t",     "<think>"};
     while (text.size() < (1 << 20)) {
       state = state * 1103515245 + 12345;
       text += words[(state >> 16) % 14];
@@ -277,24 +284,21 @@ TEST(TokenizerTest, AddedTokensHonorStripAndSingleWord) {
 
 TEST(TokenizerTest, SplitBehaviors) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
-      {"Isolated", {"a", "-", "b"}},
-      {"Removed", {"a", "b"}},
-      {"MergedWithPrevious", {"a-", "b"}},
-      {"MergedWithNext", {"a", "-b"}},
-      {"Contiguous", {"a", "-", "b"}},
+      {"Isolated", {"a", "-", "b"}},   {"Removed", {"a", "b"}},         {"MergedWithPrevious", {"a-", "b"}},
+      {"MergedWithNext", {"a", "-b"}}, {"Contiguous", {"a", "-", "b"}},
   };
   for (const auto& [behavior, pieces] : cases) {
     nlohmann::json json = SmallTokenizer();
-    json["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"String", "-"}}}, {"behavior", behavior},
-                             {"invert", false}};
+    json["pre_tokenizer"] = {
+        {"type", "Split"}, {"pattern", {{"String", "-"}}}, {"behavior", behavior}, {"invert", false}};
     auto tokenizer = Build(json);
     ASSERT_NE(tokenizer, nullptr);
     EXPECT_EQ(Pieces(*tokenizer, "a-b"), pieces) << behavior;
   }
   // invert keeps the matches as the pieces and treats the rest as delimiters.
   nlohmann::json json = SmallTokenizer();
-  json["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "[ab]+"}}}, {"behavior", "Removed"},
-                           {"invert", true}};
+  json["pre_tokenizer"] = {
+      {"type", "Split"}, {"pattern", {{"Regex", "[ab]+"}}}, {"behavior", "Removed"}, {"invert", true}};
   auto inverted = Build(json);
   ASSERT_NE(inverted, nullptr);
   EXPECT_EQ(Pieces(*inverted, "ab--ab-c"), (std::vector<std::string>{"ab", "ab"}));
@@ -312,8 +316,7 @@ TEST(TokenizerTest, DigitsAndMetaspacePreTokenizers) {
   EXPECT_EQ(Pieces(*individual, "ab123"), (std::vector<std::string>{"ab", "1", "2", "3"}));
 
   const std::string meta = "\xE2\x96\x81";
-  json["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", meta}, {"prepend_scheme", "always"},
-                           {"split", true}};
+  json["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", meta}, {"prepend_scheme", "always"}, {"split", true}};
   json["decoder"] = {{"type", "Metaspace"}, {"replacement", meta}, {"prepend_scheme", "always"}, {"split", true}};
   auto metaspace = Build(json);
   ASSERT_NE(metaspace, nullptr);
@@ -388,10 +391,13 @@ TEST(UnicodeNormalizationTest, ComposesDecomposesAndOrders) {
   EXPECT_EQ(tok::NormalizeUnicode("s\xCC\x87\xCC\xA3", NormalizationForm::kNFC), "\xE1\xB9\xA9");  // ṩ
   EXPECT_EQ(tok::NormalizeUnicode("\xEF\xBD\x86\xEF\xBD\x95\xEF\xAC\x81", NormalizationForm::kNFKC), "fufi");
   EXPECT_EQ(tok::NormalizeUnicode("\xEF\xAC\x81", NormalizationForm::kNFC), "\xEF\xAC\x81");  // ﬁ is NFC-stable
-  EXPECT_EQ(tok::NormalizeUnicode("\xE2\x84\xAB", NormalizationForm::kNFC), "\xC3\x85");  // Angstrom sign -> Å
-  EXPECT_EQ(tok::NormalizeUnicode("\xCC\x81x", NormalizationForm::kNFC), "\xCC\x81x");  // leading mark stays
+  EXPECT_EQ(tok::NormalizeUnicode("\xE2\x84\xAB", NormalizationForm::kNFC), "\xC3\x85");      // Angstrom sign -> Å
+  EXPECT_EQ(tok::NormalizeUnicode("\xCC\x81x", NormalizationForm::kNFC), "\xCC\x81x");        // leading mark stays
   EXPECT_TRUE(tok::IsQuickNormalized("plain ascii and 你好", NormalizationForm::kNFC));
-  EXPECT_EQ(tok::ToLowercase("\xC3\x84" "BC \xC4\xB0"), "\xC3\xA4" "bc i\xCC\x87");
+  EXPECT_EQ(tok::ToLowercase("\xC3\x84"
+                             "BC \xC4\xB0"),
+            "\xC3\xA4"
+            "bc i\xCC\x87");
 }
 
 }  // namespace
