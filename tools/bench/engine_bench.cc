@@ -153,11 +153,25 @@ absl::Status AddBatch(LLMEngine& engine, PromptSource& prompts, int batch, int p
   return absl::OkStatus();
 }
 
+// Tokens a step added to one request. RequestOutput is moving from one flat sequence (num_new_tokens on the
+// output) to vLLM's per-sequence CompletionOutputs; counting through either shape keeps the benchmark building on
+// both sides of that change. Drop the flat branch once the per-sequence shape is committed.
+template <typename Output>
+int64_t NewTokens(const Output& out) {
+  if constexpr (requires { out.outputs; }) {
+    int64_t tokens = 0;
+    for (const auto& sequence : out.outputs) tokens += sequence.num_new_tokens;
+    return tokens;
+  } else {
+    return out.num_new_tokens;
+  }
+}
+
 // Runs one step; adds its new tokens to `tokens`.
 absl::Status StepCounting(LLMEngine& engine, int64_t& tokens) {
   absl::StatusOr<std::vector<RequestOutput>> outputs = engine.Step();
   if (!outputs.ok()) return outputs.status();
-  for (const RequestOutput& out : *outputs) tokens += out.num_new_tokens;
+  for (const RequestOutput& out : *outputs) tokens += NewTokens(out);
   return absl::OkStatus();
 }
 
