@@ -47,34 +47,63 @@ class BpeModel::WordCache {
 BpeModel::BpeModel() : cache_(std::make_unique<WordCache>()) { byte_fallback_ids_.fill(-1); }
 BpeModel::~BpeModel() = default;
 
-absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const nlohmann::json& model) {
+absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const nlohmann::json& model, TokenizerJson* collected) {
   if (!model.is_object()) return absl::InvalidArgumentError("model: expected an object");
-  std::string type = model.value("type", std::string());
-  if (type.empty() && model.contains("merges")) type = "BPE";  // old files omit the type
+  std::string type = model.contains("type") && model["type"].is_string() ? model["type"].get<std::string>() : "";
+  if (type.empty() && (model.contains("merges") || (collected != nullptr && collected->has_merges))) {
+    type = "BPE";  // old files omit the type
+  }
   if (type != "BPE") {
     return absl::InvalidArgumentError(absl::StrCat("unsupported model type '", type, "' (supported: BPE)"));
   }
-  if (!model.contains("vocab") || !model["vocab"].is_object()) {
-    return absl::InvalidArgumentError("model.vocab: expected an object of token -> id");
-  }
-  std::unique_ptr<BpeModel> bpe(new BpeModel());
-  const nlohmann::json& vocab = model["vocab"];
-  bpe->vocab_.reserve(vocab.size());
-  int64_t max_id = -1;
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    if (!it.value().is_number_integer()) {
-      return absl::InvalidArgumentError(absl::StrCat("model.vocab['", it.key(), "']: id is not an integer"));
+
+  TokenizerJson from_tree;
+  if (collected == nullptr) collected = &from_tree;
+  if (!collected->has_vocab) {
+    if (!model.contains("vocab") || !model["vocab"].is_object()) {
+      return absl::InvalidArgumentError("model.vocab: expected an object of token -> id");
     }
-    const int64_t id = it.value().get<int64_t>();
+    for (auto it = model["vocab"].begin(); it != model["vocab"].end(); ++it) {
+      if (!it.value().is_number_integer()) {
+        return absl::InvalidArgumentError(absl::StrCat("model.vocab['", it.key(), "']: id is not an integer"));
+      }
+      collected->vocab.emplace_back(it.key(), it.value().get<int64_t>());
+    }
+  }
+  if (!collected->has_merges && model.contains("merges") && !model["merges"].is_null()) {
+    if (!model["merges"].is_array()) return absl::InvalidArgumentError("model.merges: expected an array");
+    for (const auto& merge : model["merges"]) {
+      if (merge.is_string()) {
+        const std::string& line = merge.get_ref<const std::string&>();
+        const size_t space = line.find(' ');
+        const bool malformed = space == std::string::npos || line.find(' ', space + 1) != std::string::npos;
+        collected->merges.emplace_back(malformed ? line : line.substr(0, space),
+                                       malformed ? "" : line.substr(space + 1));
+        collected->merge_is_malformed.push_back(malformed);
+      } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string()) {
+        collected->merges.emplace_back(merge[0].get<std::string>(), merge[1].get<std::string>());
+        collected->merge_is_malformed.push_back(false);
+      } else {
+        collected->merges.emplace_back(merge.dump(), "");
+        collected->merge_is_malformed.push_back(true);
+      }
+    }
+  }
+
+  std::unique_ptr<BpeModel> bpe(new BpeModel());
+  bpe->vocab_.reserve(collected->vocab.size());
+  int64_t max_id = -1;
+  for (auto& [token, id] : collected->vocab) {
     if (id < 0 || id > INT32_MAX) {
-      return absl::InvalidArgumentError(absl::StrCat("model.vocab['", it.key(), "']: id ", id, " out of range"));
+      return absl::InvalidArgumentError(absl::StrCat("model.vocab['", token, "']: id ", id, " out of range"));
     }
     max_id = std::max(max_id, id);
-    bpe->vocab_[it.key()] = static_cast<int32_t>(id);
+    bpe->vocab_[std::move(token)] = static_cast<int32_t>(id);
   }
-  if (max_id >= static_cast<int64_t>(vocab.size()) * 4 + 1024) {
+  collected->vocab.clear();
+  if (max_id >= static_cast<int64_t>(bpe->vocab_.size()) * 4 + 1024) {
     return absl::InvalidArgumentError(
-        absl::StrCat("model.vocab: ids are too sparse (max id ", max_id, " for ", vocab.size(), " tokens)"));
+        absl::StrCat("model.vocab: ids are too sparse (max id ", max_id, " for ", bpe->vocab_.size(), " tokens)"));
   }
   bpe->id_to_token_.assign(max_id + 1, std::string());
   bpe->id_present_.assign(max_id + 1, false);
@@ -97,12 +126,13 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const nlohmann::jso
       for (int i = 3; i < 5; ++i) {
         const char c = token[i];
         value *= 16;
-        if (c >= '0' && c <= '9')
+        if (c >= '0' && c <= '9') {
           value += c - '0';
-        else if (c >= 'A' && c <= 'F')
+        } else if (c >= 'A' && c <= 'F') {
           value += c - 'A' + 10;
-        else
+        } else {
           ok = false;
+        }
       }
       if (ok) bpe->byte_fallback_ids_[value] = id;
     }
@@ -124,44 +154,29 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const nlohmann::jso
     bpe->unk_id_ = it->second;
   }
 
-  if (model.contains("merges") && !model["merges"].is_null()) {
-    const nlohmann::json& merges = model["merges"];
-    if (!merges.is_array()) return absl::InvalidArgumentError("model.merges: expected an array");
-    bpe->merges_.reserve(merges.size());
-    const size_t prefix_len = bpe->continuing_subword_prefix_.size();
-    int32_t rank = 0;
-    std::string left, right;
-    for (const auto& merge : merges) {
-      if (merge.is_string()) {
-        const std::string& line = merge.get_ref<const std::string&>();
-        const size_t space = line.find(' ');
-        if (space == std::string::npos || line.find(' ', space + 1) != std::string::npos) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("model.merges[", rank, "]: expected \"left right\", got \"", line, "\""));
-        }
-        left = line.substr(0, space);
-        right = line.substr(space + 1);
-      } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string()) {
-        left = merge[0].get<std::string>();
-        right = merge[1].get<std::string>();
-      } else {
-        return absl::InvalidArgumentError(absl::StrCat("model.merges[", rank, "]: expected a string or a pair"));
-      }
-      std::string merged = left;
-      merged.append(right.size() >= prefix_len && right.compare(0, prefix_len, bpe->continuing_subword_prefix_) == 0
-                        ? right.substr(prefix_len)
-                        : right);
-      auto l = bpe->vocab_.find(left), r = bpe->vocab_.find(right), m = bpe->vocab_.find(merged);
-      if (l == bpe->vocab_.end() || r == bpe->vocab_.end() || m == bpe->vocab_.end()) {
-        return absl::InvalidArgumentError(absl::StrCat("model.merges[", rank, "]: \"", left, "\" + \"", right,
-                                                       "\" refers to a token missing from the vocabulary"));
-      }
-      const uint64_t key =
-          (static_cast<uint64_t>(static_cast<uint32_t>(l->second)) << 32) | static_cast<uint32_t>(r->second);
-      bpe->merges_.insert_or_assign(key, MergeResult{rank, m->second});
-      ++rank;
+  bpe->merges_.reserve(collected->merges.size());
+  const std::string& prefix = bpe->continuing_subword_prefix_;
+  std::string merged;
+  for (size_t rank = 0; rank < collected->merges.size(); ++rank) {
+    const auto& [left, right] = collected->merges[rank];
+    if (collected->merge_is_malformed[rank]) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model.merges[", rank, "]: expected \"left right\" or [left, right], got ", left));
     }
+    merged = left;
+    const bool prefixed = !prefix.empty() && right.compare(0, prefix.size(), prefix) == 0;
+    merged.append(right, prefixed ? prefix.size() : 0);
+    auto l = bpe->vocab_.find(left), r = bpe->vocab_.find(right), m = bpe->vocab_.find(merged);
+    if (l == bpe->vocab_.end() || r == bpe->vocab_.end() || m == bpe->vocab_.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("model.merges[", rank, "]: \"", left, "\" + \"", right,
+                                                     "\" refers to a token missing from the vocabulary"));
+    }
+    const uint64_t key =
+        (static_cast<uint64_t>(static_cast<uint32_t>(l->second)) << 32) | static_cast<uint32_t>(r->second);
+    // A repeated pair keeps its last rank, as Hugging Face's merge map does.
+    bpe->merges_.insert_or_assign(key, MergeResult{static_cast<int32_t>(rank), m->second});
   }
+  collected->merges.clear();
   return bpe;
 }
 

@@ -16,14 +16,17 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "common/tokenizer/string_map.h"
+#include "common/tokenizer/tokenizer_json_reader.h"
 #include "nlohmann/json.hpp"
 
 namespace tessera::tok {
 
 class BpeModel {
  public:
-  // Parses the "model" object. Merges may be "a b" strings or ["a", "b"] pairs.
-  static absl::StatusOr<std::unique_ptr<BpeModel>> FromJson(const nlohmann::json& model);
+  // Parses the "model" object. Merges may be "a b" strings or ["a", "b"] pairs. When collected is given and holds the
+  // vocabulary and/or merges (see tokenizer_json_reader.h), those are used (and consumed) instead of the JSON fields.
+  static absl::StatusOr<std::unique_ptr<BpeModel>> FromJson(const nlohmann::json& model,
+                                                            TokenizerJson* collected = nullptr);
   ~BpeModel();
 
   // Appends the ids of one word (already pre-tokenized and, for byte-level models, byte-mapped).

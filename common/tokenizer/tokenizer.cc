@@ -11,6 +11,7 @@
 #include "common/tokenizer/normalizer.h"
 #include "common/tokenizer/post_processor.h"
 #include "common/tokenizer/pre_tokenizer.h"
+#include "common/tokenizer/tokenizer_json_reader.h"
 #include "common/tokenizer/utf8.h"
 #include "nlohmann/json.hpp"
 
@@ -67,10 +68,9 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFolder(const std::stri
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view tokenizer_json,
                                                                std::string_view config_json, std::string_view source) {
-  const nlohmann::json root = nlohmann::json::parse(tokenizer_json, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded() || !root.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(std::string(source), ": not a valid JSON object"));
-  }
+  ASSIGN_OR_RETURN(tok::TokenizerJson document, tok::ReadTokenizerJson(tokenizer_json, source));
+  const nlohmann::json& root = document.root;
+  if (!root.is_object()) return absl::InvalidArgumentError(absl::StrCat(std::string(source), ": not a JSON object"));
   nlohmann::json config = nlohmann::json::object();
   if (!config_json.empty()) {
     config = nlohmann::json::parse(config_json, nullptr, /*allow_exceptions=*/false);
@@ -90,7 +90,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view 
     return it == root.end() ? kNull : *it;
   };
   try {
-    auto model = tok::BpeModel::FromJson(field("model"));
+    auto model = tok::BpeModel::FromJson(field("model"), &document);
     if (!model.ok()) return annotate(model.status());
     tokenizer->model_ = std::move(*model);
     auto normalizer = tok::ParseNormalizer(field("normalizer"));

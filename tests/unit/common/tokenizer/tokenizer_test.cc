@@ -155,6 +155,15 @@ TEST(TokenizerTest, LoadErrorsAreClear) {
   bad_merge["model"]["merges"] = {"a zz"};
   EXPECT_THAT(Tokenizer::FromJson(bad_merge.dump()).status().message(), HasSubstr("merges[0]"));
 
+  for (const nlohmann::json& merges : {nlohmann::json{{1, 2}}, nlohmann::json{"a b c"}, nlohmann::json{"ab"}}) {
+    nlohmann::json malformed = SmallTokenizer();
+    malformed["model"]["merges"] = merges;
+    EXPECT_THAT(Tokenizer::FromJson(malformed.dump()).status().message(), HasSubstr("merges")) << merges.dump();
+  }
+  nlohmann::json bad_id = SmallTokenizer();
+  bad_id["model"]["vocab"]["q"] = "seven";
+  EXPECT_THAT(Tokenizer::FromJson(bad_id.dump()).status().message(), HasSubstr("vocab"));
+
   nlohmann::json bad_regex = SmallTokenizer();
   bad_regex["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
   EXPECT_THAT(Tokenizer::FromJson(bad_regex.dump()).status().message(), HasSubstr("(unclosed"));
