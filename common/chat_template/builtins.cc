@@ -1375,7 +1375,8 @@ absl::StatusOr<bool> TestIn(Renderer&, const Value& v, const CallArgs& args) {
 absl::StatusOr<bool> TestSameAs(Renderer&, const Value& v, const CallArgs& args) {
   const Value& other = OtherArg(args);
   if (v.kind() != other.kind()) return false;
-  if (v.is_list() || v.is_dict()) return &v.list() == &other.list() || (v.is_dict() && &v.dict() == &other.dict());
+  if (v.is_list()) return &v.list() == &other.list();
+  if (v.is_dict()) return &v.dict() == &other.dict();
   return v.Equals(other);
 }
 

@@ -186,7 +186,11 @@ absl::StatusOr<Value> Negate(const Value& value) {
 absl::StatusOr<Value> BinaryOp(Renderer& renderer, absl::string_view op, const Value& a, const Value& b) {
   if (op == "~") {
     std::string out = a.ToString();
-    out += b.ToString();
+    if (b.is_string()) {
+      out += b.str();
+    } else {
+      out += b.ToString();
+    }
     RETURN_IF_ERROR(renderer.CheckStringSize(out.size()));
     RETURN_IF_ERROR(renderer.Charge(static_cast<int64_t>(out.size() / 64)));
     return Value::String(std::move(out));

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "absl/strings/string_view.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/chat_template/builtins.h"
 #include "common/chat_template/lexer.h"
@@ -128,7 +129,11 @@ class Parser {
       switch (token.type) {
         case TokenType::kEof:
           if (!end_tags.empty()) {
-            return ErrorAt(token, absl::StrCat("unexpected end of template, expected '", *end_tags.begin(), "'"));
+            std::string closing = *end_tags.begin();
+            for (const std::string& tag : end_tags) {
+              if (absl::StartsWith(tag, "end")) closing = tag;
+            }
+            return ErrorAt(token, absl::StrCat("unexpected end of template, expected '", closing, "'"));
           }
           return nodes;
         case TokenType::kText: {

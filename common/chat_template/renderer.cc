@@ -42,8 +42,7 @@ absl::Status RuntimeError(int line, absl::string_view message) {
 
 const Value* Scope::Find(absl::string_view name) const {
   for (const Scope* scope = this; scope != nullptr; scope = scope->parent_.get()) {
-    auto it = scope->vars_.find(name);
-    if (it != scope->vars_.end()) return &it->second;
+    if (const Value* found = scope->vars_.Find(name)) return found;
   }
   return nullptr;
 }

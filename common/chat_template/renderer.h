@@ -17,7 +17,7 @@
 namespace tessera::jinja {
 
 struct RenderLimits {
-  int64_t max_steps = 20'000'000;           // evaluated nodes, loop iterations and bulk work
+  int64_t max_steps = 5'000'000;            // evaluated nodes, loop iterations and bulk work
   size_t max_string_bytes = 64u << 20;      // largest string or output buffer
   int max_recursion = 400;                  // nested evaluation (expressions, statements, macro calls)
   int64_t max_range = 100'000;              // as Jinja's sandbox MAX_RANGE
@@ -27,10 +27,10 @@ class Scope {
  public:
   explicit Scope(std::shared_ptr<Scope> parent) : parent_(std::move(parent)) {}
   const Value* Find(absl::string_view name) const;
-  void Set(const std::string& name, Value value) { vars_[name] = std::move(value); }
+  void Set(const std::string& name, Value value) { vars_.Set(name, std::move(value)); }
 
  private:
-  absl::flat_hash_map<std::string, Value> vars_;
+  DictData vars_;  // small scopes are scanned, large ones indexed
   std::shared_ptr<Scope> parent_;
 };
 using ScopePtr = std::shared_ptr<Scope>;

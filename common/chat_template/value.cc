@@ -375,6 +375,12 @@ bool Value::Equals(const Value& other) const {
 }
 
 const Value* DictData::Find(absl::string_view key) const {
+  if (index.empty()) {
+    for (const auto& entry : entries) {
+      if (entry.first == key) return &entry.second;
+    }
+    return nullptr;
+  }
   auto it = index.find(key);
   return it == index.end() ? nullptr : &entries[it->second].second;
 }
@@ -382,6 +388,19 @@ const Value* DictData::Find(absl::string_view key) const {
 void DictData::Set(std::string key, Value value) {
   depth = std::max(depth, value.depth() + 1);
   holds_namespace = holds_namespace || value.holds_namespace();
+  if (index.empty()) {
+    for (auto& entry : entries) {
+      if (entry.first == key) {
+        entry.second = std::move(value);
+        return;
+      }
+    }
+    entries.emplace_back(std::move(key), std::move(value));
+    if (entries.size() > kIndexThreshold) {
+      for (size_t i = 0; i < entries.size(); ++i) index.emplace(entries[i].first, i);
+    }
+    return;
+  }
   auto it = index.find(key);
   if (it != index.end()) {
     entries[it->second].second = std::move(value);

@@ -125,7 +125,9 @@ struct ListData {
 // An insertion-ordered string-keyed mapping (Python dict semantics for the keys templates use).
 struct DictData {
   std::vector<std::pair<std::string, Value>> entries;
+  // Built only past kIndexThreshold entries: most dicts (messages, loop) are small and scanned faster.
   absl::flat_hash_map<std::string, size_t> index;
+  static constexpr size_t kIndexThreshold = 12;
   int depth = 1;
   bool holds_namespace = false;
 

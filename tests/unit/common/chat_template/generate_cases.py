@@ -185,6 +185,12 @@ case("tests_values", "{{ 3 is odd }} {{ 4 is even }} {{ 9 is divisibleby 3 }} {{
      "{{ 3 is lt 2 }} {{ 3 is ge 3 }} {{ 3 is le 2 }} {{ none is sameas none }} {{ true is sameas true }} "
      "{{ 'abc' is lower }} {{ 'ABC' is upper }} {{ 'Abc' is lower }} {{ x is not defined }} {{ 1 is not none }}")
 
+case("tests_sameas_identity", "{% set l = [1] %}{% set d = {'a': 1} %}{{ l is sameas l }} {{ [1] is sameas [1] }} "
+     "{{ d is sameas d }} {{ {} is sameas {} }} {{ 1 is sameas 1.0 }}")
+case("macro_scope_does_not_leak", "{% macro f() %}{% set inner = 1 %}{{ inner }}{% endmacro %}{{ f() }}[{{ inner }}]")
+case("loop_in_macro_and_caller_loop", "{% macro rows(items) %}{% for i in items %}{{ loop.index }}:{{ caller(i) }} "
+     "{% endfor %}{% endmacro %}{% call(x) rows(['a', 'b']) %}{{ x|upper }}{% endcall %}")
+
 # --- methods --------------------------------------------------------------------------------------------------------
 case("str_methods", "{{ 'abc'.startswith('ab') }} {{ 'abc'.endswith('bc') }} {{ 'abc'.startswith(('x', 'a')) }} "
      "[{{ '  ab  '.strip() }}] [{{ 'xxabxx'.strip('x') }}] [{{ '  ab  '.lstrip() }}] [{{ '  ab  '.rstrip() }}] "

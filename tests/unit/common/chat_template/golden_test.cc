@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/chat_template/chat_template.h"
+#include "common/tokenizer/tokenizer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -28,6 +29,8 @@ TEST(ChatTemplateGoldenTest, RendersEveryGoldenConversationExactly) {
     ASSERT_TRUE(model.ok()) << name << ": " << model.status();
     auto chat_template = ChatTemplate::Parse(model->source);
     ASSERT_TRUE(chat_template.ok()) << name << ": " << chat_template.status();
+    auto tokenizer = Tokenizer::FromFile(dir + "/tokenizer.json", dir + "/tokenizer_config.json");
+    ASSERT_TRUE(tokenizer.ok()) << name << ": " << tokenizer.status();
     for (const auto& golden : cases) {
       ChatTemplateOptions options;
       options.add_generation_prompt = golden["add_generation_prompt"].get<bool>();
@@ -37,6 +40,14 @@ TEST(ChatTemplateGoldenTest, RendersEveryGoldenConversationExactly) {
       EXPECT_EQ(*text, golden["text"].get<std::string>())
           << name << " messages=" << golden["messages"].dump() << " kwargs=" << golden["kwargs"].dump();
       ++checked;
+      // The fixture's deepseek_v3 chat ids drop the text between special tokens (e.g. {0, 128803, 128804} for a
+      // Chinese user turn) and disagree with its own `tokenizers.deepseek_v3` ids for the same strings, so only
+      // the text is compared there.
+      if (name == "deepseek_v3") continue;
+      // The rendered prompt is tokenized without adding special tokens: the template already placed them.
+      auto ids = (*tokenizer)->Encode(*text, /*add_special_tokens=*/false);
+      ASSERT_TRUE(ids.ok()) << name << ": " << ids.status();
+      EXPECT_EQ(*ids, golden["ids"].get<std::vector<int32_t>>()) << name << " text=" << *text;
     }
   }
   EXPECT_EQ(checked, 32);
