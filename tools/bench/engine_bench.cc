@@ -153,18 +153,11 @@ absl::Status AddBatch(LLMEngine& engine, PromptSource& prompts, int batch, int p
   return absl::OkStatus();
 }
 
-// Tokens a step added to one request. RequestOutput is moving from one flat sequence (num_new_tokens on the
-// output) to vLLM's per-sequence CompletionOutputs; counting through either shape keeps the benchmark building on
-// both sides of that change. Drop the flat branch once the per-sequence shape is committed.
-template <typename Output>
-int64_t NewTokens(const Output& out) {
-  if constexpr (requires { out.outputs; }) {
-    int64_t tokens = 0;
-    for (const auto& sequence : out.outputs) tokens += sequence.num_new_tokens;
-    return tokens;
-  } else {
-    return out.num_new_tokens;
-  }
+// Tokens a step added to one request, over all its sequences.
+int64_t NewTokens(const RequestOutput& out) {
+  int64_t tokens = 0;
+  for (const auto& sequence : out.outputs) tokens += sequence.num_new_tokens;
+  return tokens;
 }
 
 // Runs one step; adds its new tokens to `tokens`.

@@ -1,20 +1,68 @@
 #include "services/worker/engine/llm.h"
 
 #include <chrono>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
 namespace tessera::engine {
 
+LLM::LLM(std::unique_ptr<LLMEngine> engine, std::unique_ptr<Tokenizer> tokenizer, std::string model_dir)
+    : engine_(std::move(engine)),
+      tokenizer_(std::move(tokenizer)),
+      model_dir_(std::move(model_dir)),
+      output_processor_(tokenizer_.get()) {}
+
 absl::StatusOr<std::unique_ptr<LLM>> LLM::Create(const EngineConfig& config) {
   ASSIGN_OR_RETURN(auto engine, LLMEngine::Create(config));
-  return std::unique_ptr<LLM>(new LLM(std::move(engine)));
+  std::unique_ptr<Tokenizer> tokenizer;
+  if (std::filesystem::exists(std::filesystem::path(config.model) / "tokenizer.json")) {
+    ASSIGN_OR_RETURN(tokenizer, Tokenizer::FromFolder(config.model));
+  }
+  return std::unique_ptr<LLM>(new LLM(std::move(engine), std::move(tokenizer), config.model));
 }
 
-absl::StatusOr<std::vector<RequestOutput>> LLM::Generate(const std::vector<std::vector<int32_t>>& prompts,
+absl::StatusOr<std::vector<int32_t>> LLM::PromptTokenIds(const Prompt& prompt, const ChatTemplateOptions& chat_options) {
+  const int kinds = !prompt.token_ids.empty() + prompt.text.has_value() + prompt.messages.has_value();
+  if (kinds > 1) return absl::InvalidArgumentError("a prompt gives exactly one of token ids, text or messages");
+  if (!prompt.text && !prompt.messages) return prompt.token_ids;
+  if (!tokenizer_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the model folder ", model_dir_, " has no tokenizer.json; give prompts as token ids"));
+  }
+  if (prompt.text) return tokenizer_->Encode(*prompt.text, /*add_special_tokens=*/true);
+  if (!prompt.messages->is_array()) return absl::InvalidArgumentError("messages must be a list");
+  if (!parsed_template_) {
+    ASSIGN_OR_RETURN(chat_template_, LoadModelChatTemplate(model_dir_));
+    ASSIGN_OR_RETURN(parsed_template_, ChatTemplate::Parse(chat_template_->source));
+  }
+  ASSIGN_OR_RETURN(std::string text,
+                   parsed_template_->Render(BuildChatTemplateContext(*chat_template_, *prompt.messages, chat_options)));
+  // The template already wrote the special tokens (BOS), so none are added again, as vLLM's chat does.
+  return tokenizer_->Encode(text, /*add_special_tokens=*/false);
+}
+
+absl::Status LLM::PrepareParams(SamplingParams& params) const {
+  if (params.bad_words.empty()) return absl::OkStatus();
+  if (!tokenizer_) return absl::FailedPreconditionError("bad_words need the model's tokenizer.json");
+  params.bad_words_token_ids.clear();
+  for (const std::string& word : params.bad_words) {
+    for (const std::string& variant : {word, " " + word}) {
+      ASSIGN_OR_RETURN(std::vector<int32_t> ids, tokenizer_->Encode(variant, /*add_special_tokens=*/false));
+      if (!ids.empty() && std::find(params.bad_words_token_ids.begin(), params.bad_words_token_ids.end(), ids) ==
+                              params.bad_words_token_ids.end()) {
+        params.bad_words_token_ids.push_back(std::move(ids));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<RequestOutput>> LLM::Generate(const std::vector<Prompt>& prompts,
                                                          const std::vector<SamplingParams>& params,
-                                                         const ProgressCallback& progress) {
+                                                         const ProgressCallback& progress,
+                                                         const ChatTemplateOptions& chat_options) {
   if (params.size() != 1 && params.size() != prompts.size()) {
     return absl::InvalidArgumentError(absl::StrCat("got ", params.size(), " sampling parameter sets for ",
                                                    prompts.size(), " prompts; pass one or one per prompt"));
@@ -22,34 +70,65 @@ absl::StatusOr<std::vector<RequestOutput>> LLM::Generate(const std::vector<std::
   // Ids are unique per call so that the engine's own bookkeeping never mixes batches.
   const std::string prefix = absl::StrCat("batch", next_batch_++, "-");
   std::vector<std::string> ids;
+  auto abort_all = [&]() {
+    for (const std::string& id : ids) {
+      engine_->AbortRequest(id);
+      output_processor_.RemoveRequest(id);
+    }
+  };
   for (size_t i = 0; i < prompts.size(); ++i) {
-    ids.push_back(absl::StrCat(prefix, i));
-    absl::Status added = engine_->AddRequest(ids.back(), prompts[i], params.size() == 1 ? params[0] : params[i]);
-    if (!added.ok()) {
-      for (const std::string& id : ids) engine_->AbortRequest(id);
-      return absl::Status(added.code(), absl::StrCat("prompt ", i, ": ", added.message()));
+    SamplingParams p = params.size() == 1 ? params[0] : params[i];
+    absl::Status status = PrepareParams(p);
+    absl::StatusOr<std::vector<int32_t>> token_ids = status.ok() ? PromptTokenIds(prompts[i], chat_options) : status;
+    if (token_ids.ok()) {
+      ids.push_back(absl::StrCat(prefix, i));
+      status = engine_->AddRequest(ids.back(), *token_ids, p);
+      if (status.ok()) output_processor_.AddRequest(ids.back(), *token_ids, p);
+    } else {
+      status = token_ids.status();
+    }
+    if (!status.ok()) {
+      abort_all();
+      return absl::Status(status.code(), absl::StrCat("prompt ", i, ": ", status.message()));
     }
   }
 
   std::vector<RequestOutput> results(prompts.size());
+  std::vector<bool> started(prompts.size(), false);
   GenerationProgress state;
   state.total = static_cast<int>(prompts.size());
   const auto start = std::chrono::steady_clock::now();
-  while (engine_->HasUnfinishedRequests()) {
-    absl::StatusOr<std::vector<RequestOutput>> step = engine_->Step();
-    if (!step.ok()) {
-      for (const std::string& id : ids) engine_->AbortRequest(id);
-      return step.status();
+  std::vector<std::string> deltas;
+  std::vector<StopStringMatch> stops;
+  auto record = [&](RequestOutput& out) -> absl::Status {
+    RETURN_IF_ERROR(output_processor_.Process(out, deltas, stops));
+    const size_t index = std::stoul(out.request_id.substr(prefix.size()));
+    for (const CompletionOutput& c : out.outputs) state.generated_tokens += c.num_new_tokens;
+    if (!started[index]) {
+      started[index] = true;
+      state.prompt_tokens += static_cast<int64_t>(out.prompt_token_ids.size());
     }
-    for (RequestOutput& out : *step) {
-      state.generated_tokens += out.num_new_tokens;
-      if (out.token_ids.size() == 1 && out.num_new_tokens == 1) {
-        state.prompt_tokens += static_cast<int64_t>(out.prompt_token_ids.size());
-      }
-      if (!out.finished) continue;
-      const size_t index = std::stoul(out.request_id.substr(prefix.size()));
+    if (out.finished) {
       results[index] = std::move(out);
       ++state.completed;
+    }
+    return absl::OkStatus();
+  };
+  while (engine_->HasUnfinishedRequests()) {
+    absl::StatusOr<std::vector<RequestOutput>> step = engine_->Step();
+    absl::Status status = step.status();
+    for (size_t i = 0; status.ok() && i < step->size(); ++i) status = record((*step)[i]);
+    // Stop strings end sequences in the engine; a request whose last sequence ends so reports once more.
+    for (size_t i = 0; status.ok() && i < stops.size(); ++i) {
+      if (auto final_output = engine_->StopSequence(stops[i].request_id, stops[i].index, stops[i].stop_string)) {
+        for (CompletionOutput& c : final_output->outputs) c.num_new_tokens = 0;
+        status = record(*final_output);
+      }
+    }
+    stops.clear();
+    if (!status.ok()) {
+      abort_all();
+      return status;
     }
     state.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (progress) progress(state);
@@ -57,9 +136,17 @@ absl::StatusOr<std::vector<RequestOutput>> LLM::Generate(const std::vector<std::
   return results;
 }
 
+absl::StatusOr<std::vector<RequestOutput>> LLM::Generate(const std::vector<std::vector<int32_t>>& prompts,
+                                                         const std::vector<SamplingParams>& params,
+                                                         const ProgressCallback& progress) {
+  std::vector<Prompt> wrapped;
+  for (const auto& p : prompts) wrapped.push_back(Prompt::Ids(p));
+  return Generate(wrapped, params, progress);
+}
+
 absl::StatusOr<RequestOutput> LLM::Generate(const std::vector<int32_t>& prompt, const SamplingParams& params) {
-  const std::vector<std::vector<int32_t>> prompts = {prompt};
-  ASSIGN_OR_RETURN(std::vector<RequestOutput> outputs, Generate(prompts, std::vector<SamplingParams>{params}));
+  ASSIGN_OR_RETURN(std::vector<RequestOutput> outputs,
+                   Generate(std::vector<Prompt>{Prompt::Ids(prompt)}, std::vector<SamplingParams>{params}));
   return std::move(outputs[0]);
 }
 

@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "kernels/backend.h"
-#include "services/worker/engine/sampler.h"
 #include "services/worker/engine/weight_source.h"
 
 namespace tessera::engine {
@@ -98,6 +97,7 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(const EngineConfig&
 
   engine->eos_token_ids_ = engine->generation_config_.eos_token_ids;
   if (engine->eos_token_ids_.empty()) engine->eos_token_ids_ = mc.eos_token_ids;
+  engine->sampler_ = std::make_unique<Sampler>(engine->eos_token_ids_);
 
   EngineInfo& info = engine->info_;
   info.backend = std::string(engine->backend_->name());
@@ -110,11 +110,21 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(const EngineConfig&
   return engine;
 }
 
+SamplingParams LLMEngine::DefaultSamplingParams() const {
+  return ::tessera::engine::DefaultSamplingParams(generation_config_);
+}
+
 absl::Status LLMEngine::AddRequest(const std::string& request_id, std::vector<int32_t> prompt_token_ids,
                                    const SamplingParams& params) {
   RETURN_IF_ERROR(params.Validate());
+  RETURN_IF_ERROR(ValidateAgainstModel(params, model_config_.vocab_size));
   if (requests_.contains(request_id)) {
     return absl::AlreadyExistsError(absl::StrCat("request id '", request_id, "' is already in use"));
+  }
+  if (params.truncate_prompt_tokens && *params.truncate_prompt_tokens > 0 &&
+      static_cast<int>(prompt_token_ids.size()) > *params.truncate_prompt_tokens) {
+    // Keep the last tokens, as vLLM does: the end of a prompt matters most for what follows.
+    prompt_token_ids.erase(prompt_token_ids.begin(), prompt_token_ids.end() - *params.truncate_prompt_tokens);
   }
   if (prompt_token_ids.empty()) return absl::InvalidArgumentError("prompt must contain at least one token");
   for (int32_t id : prompt_token_ids) {
@@ -123,59 +133,140 @@ absl::Status LLMEngine::AddRequest(const std::string& request_id, std::vector<in
                                                      model_config_.vocab_size, ")"));
     }
   }
-  if (static_cast<int>(prompt_token_ids.size()) >= info_.max_model_len) {
-    return absl::InvalidArgumentError(absl::StrCat("prompt has ", prompt_token_ids.size(),
-                                                   " tokens, but max_model_len is ", info_.max_model_len,
+  const int prompt_len = static_cast<int>(prompt_token_ids.size());
+  if (prompt_len >= info_.max_model_len) {
+    return absl::InvalidArgumentError(absl::StrCat("prompt has ", prompt_len, " tokens, but max_model_len is ",
+                                                   info_.max_model_len,
                                                    " and at least one token must be generated"));
   }
-  auto request = std::make_unique<Request>();
-  request->id = request_id;
-  request->prompt_token_ids = std::move(prompt_token_ids);
-  request->params = params;
-  request->arrival_order = next_arrival_++;
-  request->arrival_time = std::chrono::steady_clock::now();
-  request->rng.seed(params.seed.value_or(config_.seed * 0x9e3779b97f4a7c15ull + request->arrival_order));
-  scheduler_->Add(request.get());
-  requests_.emplace(request_id, std::move(request));
+  RETURN_IF_ERROR(ValidateLength(params, prompt_len, info_.max_model_len));
+
+  auto parent = std::make_unique<ParentRequest>();
+  parent->id = request_id;
+  parent->prompt_token_ids = std::move(prompt_token_ids);
+  parent->params = params;
+  if (params.prompt_logprobs) parent->prompt_logprobs.emplace(prompt_len);
+  const auto now = std::chrono::steady_clock::now();
+  const int num_sequences = params.num_sequences();
+  for (int i = 0; i < num_sequences; ++i) {
+    auto r = std::make_unique<Request>();
+    r->id = request_id;
+    r->index = i;
+    r->parent = parent.get();
+    r->prompt_token_ids = parent->prompt_token_ids;
+    r->params = params;
+    // Each sequence of a seeded request gets its own reproducible stream.
+    if (params.seed) r->params.seed = *params.seed + static_cast<uint64_t>(i);
+    r->max_tokens = ResolveMaxTokens(params, prompt_len, info_.max_model_len);
+    r->priority = params.priority;
+    r->keep_all_logits = params.prompt_logprobs.has_value() && i == 0;
+    r->arrival_order = next_arrival_++;
+    r->arrival_time = now;
+    r->sampling_state = SequenceSamplingState(r->prompt_token_ids);
+    r->rng.seed(r->params.seed.value_or(config_.seed * 0x9e3779b97f4a7c15ull + r->arrival_order));
+    scheduler_->Add(r.get());
+    parent->sequences.push_back(std::move(r));
+  }
+  requests_.emplace(request_id, std::move(parent));
   return absl::OkStatus();
 }
 
-void LLMEngine::AppendToken(Request& r, int32_t token) {
-  r.output_token_ids.push_back(token);
-  const auto now = std::chrono::steady_clock::now();
-  if (!r.first_token_time) r.first_token_time = now;
-  const auto& stops = r.params.stop_token_ids;
-  if (!r.params.ignore_eos && std::find(eos_token_ids_.begin(), eos_token_ids_.end(), token) != eos_token_ids_.end()) {
-    r.finish_reason = FinishReason::kStop;
-    r.stop_token = token;
-  } else if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
-    r.finish_reason = FinishReason::kStop;
-    r.stop_token = token;
-  } else if (static_cast<int>(r.output_token_ids.size()) >= r.params.max_tokens ||
-             r.num_tokens() >= info_.max_model_len) {
-    r.finish_reason = FinishReason::kLength;
-  }
-  if (r.finish_reason != FinishReason::kNone) {
-    r.finish_time = now;
-    scheduler_->Finish(&r);
-  }
+void LLMEngine::FinishSequence(Request& r, FinishReason reason) {
+  if (r.is_finished()) return;
+  r.finish_reason = reason;
+  r.finish_time = std::chrono::steady_clock::now();
+  scheduler_->Finish(&r);
+  if (r.parent) ++r.parent->num_finished;
 }
 
-RequestOutput LLMEngine::MakeOutput(const Request& r, int num_new_tokens) const {
+void LLMEngine::AppendToken(Request& r, const SampledToken& sampled) {
+  const int32_t token = sampled.token_id;
+  r.output_token_ids.push_back(token);
+  r.sampling_state.Append(token);
+  ++r.num_new_tokens;
+  if (sampled.logprobs) {
+    r.cumulative_logprob += sampled.logprobs->logprob;
+    r.logprobs.push_back(*sampled.logprobs);
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (!r.first_token_time) r.first_token_time = now;
+  r.last_token_time = now;
+  const auto& stops = r.params.stop_token_ids;
+  FinishReason reason = FinishReason::kNone;
+  if (!r.params.ignore_eos && std::find(eos_token_ids_.begin(), eos_token_ids_.end(), token) != eos_token_ids_.end()) {
+    reason = FinishReason::kStop;
+    r.stop_token = token;
+  } else if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
+    reason = FinishReason::kStop;
+    r.stop_token = token;
+  } else if (static_cast<int>(r.output_token_ids.size()) >= r.max_tokens || r.num_tokens() >= info_.max_model_len) {
+    reason = FinishReason::kLength;
+  }
+  if (reason != FinishReason::kNone) FinishSequence(r, reason);
+}
+
+RequestOutput LLMEngine::MakeOutput(const ParentRequest& parent) const {
   RequestOutput out;
-  out.request_id = r.id;
-  out.prompt_token_ids = r.prompt_token_ids;
-  out.token_ids = r.output_token_ids;
-  out.num_new_tokens = num_new_tokens;
-  out.finished = r.is_finished();
-  out.finish_reason = r.finish_reason;
-  out.stop_token = r.stop_token;
-  out.num_preemptions = r.num_preemptions;
-  out.num_cached_tokens = r.num_cached_tokens;
-  out.arrival_time = r.arrival_time;
-  out.first_token_time = r.first_token_time;
-  out.finish_time = r.finish_time;
+  out.request_id = parent.id;
+  out.prompt_token_ids = parent.prompt_token_ids;
+  out.prompt_logprobs = parent.prompt_logprobs;
+  out.finished = parent.finished();
+  std::vector<const Request*> sequences;
+  for (const auto& r : parent.sequences) sequences.push_back(r.get());
+  const int n = parent.params.n;
+  if (static_cast<int>(sequences.size()) > n) {
+    // best_of: keep the n sequences the model found most likely.
+    std::stable_sort(sequences.begin(), sequences.end(), [](const Request* a, const Request* b) {
+      return a->cumulative_logprob > b->cumulative_logprob;
+    });
+    sequences.resize(n);
+  }
+  const Request& first = *parent.sequences[0];
+  out.num_cached_tokens = first.num_cached_tokens;
+  out.metrics.arrival_time = first.arrival_time;
+  for (const Request* r : sequences) {
+    CompletionOutput c;
+    c.index = r->index;
+    c.token_ids = r->output_token_ids;
+    c.num_new_tokens = r->num_new_tokens;
+    if (r->params.logprobs) {
+      c.cumulative_logprob = r->cumulative_logprob;
+      c.logprobs = r->logprobs;
+    }
+    c.finish_reason = r->finish_reason;
+    c.stop_token = r->stop_token;
+    c.stop_string = r->stop_string;
+    out.num_preemptions += r->num_preemptions;
+    auto earliest = [](auto& into, const auto& candidate) {
+      if (candidate && (!into || *candidate < *into)) into = candidate;
+    };
+    auto latest = [](auto& into, const auto& candidate) {
+      if (candidate && (!into || *candidate > *into)) into = candidate;
+    };
+    earliest(out.metrics.first_scheduled_time, r->first_scheduled_time);
+    earliest(out.metrics.first_token_time, r->first_token_time);
+    latest(out.metrics.last_token_time, r->last_token_time);
+    latest(out.metrics.finished_time, r->finish_time);
+    out.outputs.push_back(std::move(c));
+  }
+  // Reported in index order whatever the ranking was.
+  std::sort(out.outputs.begin(), out.outputs.end(),
+            [](const CompletionOutput& a, const CompletionOutput& b) { return a.index < b.index; });
   return out;
+}
+
+void LLMEngine::RecordPromptLogprobs(Request& r, int chunk_start, int chunk_tokens, const StepLogits& logits,
+                                     int chunk) {
+  auto& prompt_logprobs = *r.parent->prompt_logprobs;
+  const int prompt_len = static_cast<int>(r.prompt_token_ids.size());
+  const int num_top = *r.params.prompt_logprobs;
+  for (int j = 0; j < chunk_tokens; ++j) {
+    const int next = chunk_start + j + 1;  // the row at position p predicts the token at p + 1
+    if (next >= prompt_len) break;
+    const float* row = logits.row(logits.first_row[chunk] + j);
+    prompt_logprobs[next] = ComputeTokenLogprobs(std::span<const float>(row, logits.vocab_size),
+                                                 r.prompt_token_ids[next], num_top);
+  }
 }
 
 absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
@@ -183,30 +274,66 @@ absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
   SchedulerOutput step = scheduler_->Schedule();
   num_preemptions_ += static_cast<int64_t>(step.preempted.size());
   if (step.empty()) return outputs;
+  const auto now = std::chrono::steady_clock::now();
+  for (const ScheduledChunk& c : step.chunks)
+    if (!c.request->first_scheduled_time) c.request->first_scheduled_time = now;
   ASSIGN_OR_RETURN(const StepLogits* logits, runner_->Execute(step.chunks, *block_manager_));
-  std::vector<std::string> finished;
+
+  std::vector<ParentRequest*> touched;
   for (size_t i = 0; i < step.chunks.size(); ++i) {
     Request& r = *step.chunks[i].request;
+    const int start = r.num_computed_tokens;
     r.num_computed_tokens += step.chunks[i].num_tokens;
     block_manager_->CacheFullBlocks(r);
+    if (r.keep_all_logits && r.parent && r.parent->prompt_logprobs) {
+      RecordPromptLogprobs(r, start, step.chunks[i].num_tokens, *logits, static_cast<int>(i));
+    }
     if (r.num_computed_tokens < r.num_tokens()) continue;  // a prompt chunk; the prompt is not done yet
     const int row = logits->first_row[i] + logits->num_rows[i] - 1;
-    AppendToken(r, SampleToken(logits->row(row), logits->vocab_size, r.params, r.rng));
-    outputs.push_back(MakeOutput(r, 1));
-    if (r.is_finished()) finished.push_back(r.id);
+    SampledToken sampled =
+        sampler_->Sample(std::span<const float>(logits->row(row), logits->vocab_size), r.params, r.sampling_state, r.rng);
+    if (!sampled.logprobs && r.parent && r.params.best_of && *r.params.best_of > r.params.n) {
+      // best_of ranks sequences by cumulative logprob even when the user asked for no logprobs.
+      sampled.logprobs = ComputeTokenLogprobs(std::span<const float>(logits->row(row), logits->vocab_size),
+                                              sampled.token_id, 0);
+    }
+    AppendToken(r, sampled);
+    if (r.parent && std::find(touched.begin(), touched.end(), r.parent) == touched.end()) touched.push_back(r.parent);
   }
-  for (const std::string& id : finished) requests_.erase(id);
+  for (ParentRequest* parent : touched) {
+    const bool holds_back = parent->params.best_of && *parent->params.best_of > parent->params.n;
+    if (holds_back && !parent->finished()) continue;
+    outputs.push_back(MakeOutput(*parent));
+    for (auto& r : parent->sequences) r->num_new_tokens = 0;
+  }
+  for (ParentRequest* parent : touched) {
+    if (parent->finished()) requests_.erase(parent->id);
+  }
   return outputs;
 }
 
-void LLMEngine::AbortRequest(const std::string& request_id) {
+std::optional<RequestOutput> LLMEngine::AbortRequest(const std::string& request_id) {
   auto it = requests_.find(request_id);
-  if (it == requests_.end()) return;
-  Request& r = *it->second;
-  r.finish_reason = FinishReason::kAbort;
-  r.finish_time = std::chrono::steady_clock::now();
-  scheduler_->Finish(&r);
+  if (it == requests_.end()) return std::nullopt;
+  for (auto& r : it->second->sequences) FinishSequence(*r, FinishReason::kAbort);
+  RequestOutput out = MakeOutput(*it->second);
   requests_.erase(it);
+  return out;
+}
+
+std::optional<RequestOutput> LLMEngine::StopSequence(const std::string& request_id, int index,
+                                                     const std::string& stop_string) {
+  auto it = requests_.find(request_id);
+  if (it == requests_.end() || index < 0 || index >= static_cast<int>(it->second->sequences.size())) {
+    return std::nullopt;
+  }
+  Request& r = *it->second->sequences[index];
+  r.stop_string = stop_string;
+  FinishSequence(r, FinishReason::kStop);
+  if (!it->second->finished()) return std::nullopt;
+  RequestOutput out = MakeOutput(*it->second);
+  requests_.erase(it);
+  return out;
 }
 
 }  // namespace tessera::engine

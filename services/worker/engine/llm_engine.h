@@ -16,6 +16,7 @@
 #include "services/worker/engine/model_runner.h"
 #include "services/worker/engine/models/llama.h"
 #include "services/worker/engine/request_output.h"
+#include "services/worker/engine/sampler.h"
 #include "services/worker/engine/scheduler.h"
 
 namespace tessera::engine {
@@ -37,13 +38,21 @@ class LLMEngine {
   static absl::StatusOr<std::unique_ptr<LLMEngine>> Create(const EngineConfig& config);
   ~LLMEngine();
 
-  // Validates and queues a request. Errors name the offending field; nothing is queued on error.
+  // Validates and queues a request (n or best_of sequences). Errors name the offending field; nothing is queued
+  // on error.
   absl::Status AddRequest(const std::string& request_id, std::vector<int32_t> prompt_token_ids,
                           const SamplingParams& params);
-  // Runs one step and reports every request that produced tokens or finished in it.
+  // Runs one step and reports every request that produced tokens or finished in it. A request with best_of > n
+  // reports once, when all its sequences are done, with the n of highest cumulative logprob.
   absl::StatusOr<std::vector<RequestOutput>> Step();
-  // Ends a request at once and frees its blocks; unknown ids are ignored (it may have just finished).
-  void AbortRequest(const std::string& request_id);
+  // Ends a request's sequences at once and frees their blocks; unknown ids are ignored (it may have just
+  // finished). Returns the final output, or nullopt for an unknown id.
+  std::optional<RequestOutput> AbortRequest(const std::string& request_id);
+  // Ends one sequence with finish reason stop because the detokenizing layer matched a stop string in it. Returns
+  // the request's output when this finished the whole request.
+  std::optional<RequestOutput> StopSequence(const std::string& request_id, int index, const std::string& stop_string);
+  // The default sampling parameters of this model (its generation_config.json), as vLLM derives them.
+  SamplingParams DefaultSamplingParams() const;
   bool HasUnfinishedRequests() const { return scheduler_->HasWork(); }
 
   const ModelConfig& model_config() const { return model_config_; }
@@ -60,9 +69,12 @@ class LLMEngine {
 
  private:
   LLMEngine() = default;
-  RequestOutput MakeOutput(const Request& request, int num_new_tokens) const;
-  // Appends a sampled token and decides whether the request is done.
-  void AppendToken(Request& request, int32_t token);
+  RequestOutput MakeOutput(const ParentRequest& parent) const;
+  // Appends a sampled token and decides whether the sequence is done.
+  void AppendToken(Request& request, const SampledToken& token);
+  void FinishSequence(Request& request, FinishReason reason);
+  // Prompt logprobs for the prompt positions a chunk covered.
+  void RecordPromptLogprobs(Request& request, int chunk_start, int chunk_tokens, const StepLogits& logits, int chunk);
 
   EngineConfig config_;
   ModelConfig model_config_;
@@ -73,7 +85,8 @@ class LLMEngine {
   std::unique_ptr<BlockManager> block_manager_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<ModelRunner> runner_;
-  absl::flat_hash_map<std::string, std::unique_ptr<Request>> requests_;
+  absl::flat_hash_map<std::string, std::unique_ptr<ParentRequest>> requests_;
+  std::unique_ptr<Sampler> sampler_;
   std::vector<int32_t> eos_token_ids_;
   uint64_t next_arrival_ = 0;
   int64_t num_preemptions_ = 0;

@@ -46,7 +46,7 @@ SamplingParams Greedy(int max_tokens) {
 
 std::vector<std::vector<int32_t>> TokensOf(const std::vector<RequestOutput>& outputs) {
   std::vector<std::vector<int32_t>> tokens;
-  for (const auto& o : outputs) tokens.push_back(o.token_ids);
+  for (const auto& o : outputs) tokens.push_back(o.outputs[0].token_ids);
   return tokens;
 }
 
@@ -58,7 +58,7 @@ std::vector<std::vector<int32_t>> RunEachAlone(const EngineConfig& config,
   for (const auto& prompt : prompts) {
     auto out = (*llm)->Generate(prompt, Greedy(max_tokens));
     EXPECT_TRUE(out.ok()) << out.status();
-    tokens.push_back(out->token_ids);
+    tokens.push_back(out->outputs[0].token_ids);
   }
   return tokens;
 }
@@ -105,13 +105,13 @@ TEST(LLMTest, StopsAtEosUnlessIgnored) {
   // Stop on the fourth generated token, as if it were EOS.
   SamplingParams stop = Greedy(24);
   stop.ignore_eos = false;
-  stop.stop_token_ids = {plain->token_ids[3]};
+  stop.stop_token_ids = {plain->outputs[0].token_ids[3]};
   auto stopped = (*llm)->Generate({70, 321, 70, 321, 70}, stop);
   ASSERT_TRUE(stopped.ok());
-  EXPECT_EQ(stopped->finish_reason, FinishReason::kStop);
-  EXPECT_EQ(stopped->stop_token, plain->token_ids[3]);
-  EXPECT_EQ(stopped->token_ids, std::vector<int32_t>(plain->token_ids.begin(), plain->token_ids.begin() + 4));
-  EXPECT_EQ(plain->finish_reason, FinishReason::kLength);
+  EXPECT_EQ(stopped->outputs[0].finish_reason, FinishReason::kStop);
+  EXPECT_EQ(stopped->outputs[0].stop_token, plain->outputs[0].token_ids[3]);
+  EXPECT_EQ(stopped->outputs[0].token_ids, std::vector<int32_t>(plain->outputs[0].token_ids.begin(), plain->outputs[0].token_ids.begin() + 4));
+  EXPECT_EQ(plain->outputs[0].finish_reason, FinishReason::kLength);
 }
 
 TEST(LLMTest, LengthStopsAtMaxModelLen) {
@@ -119,10 +119,12 @@ TEST(LLMTest, LengthStopsAtMaxModelLen) {
   config.max_model_len = 10;
   auto llm = LLM::Create(config);
   ASSERT_TRUE(llm.ok()) << llm.status();
-  auto out = (*llm)->Generate({1, 2, 3, 4, 5, 6}, Greedy(100));
+  SamplingParams unbounded = Greedy(0);
+  unbounded.max_tokens = kMaxTokensUnbounded;
+  auto out = (*llm)->Generate({1, 2, 3, 4, 5, 6}, unbounded);
   ASSERT_TRUE(out.ok());
-  EXPECT_EQ(out->token_ids.size(), 4u);
-  EXPECT_EQ(out->finish_reason, FinishReason::kLength);
+  EXPECT_EQ(out->outputs[0].token_ids.size(), 4u);
+  EXPECT_EQ(out->outputs[0].finish_reason, FinishReason::kLength);
 }
 
 TEST(LLMTest, RejectsBadPromptsWithoutRunningAnything) {
@@ -202,11 +204,11 @@ TEST(LLMTest, DummyWeightsNeedOnlyTheConfig) {
   ASSERT_TRUE(llm.ok()) << llm.status();
   auto out = (*llm)->Generate({1, 2, 3}, Greedy(5));
   ASSERT_TRUE(out.ok());
-  EXPECT_EQ(out->token_ids.size(), 5u);
+  EXPECT_EQ(out->outputs[0].token_ids.size(), 5u);
   // Same seed, same weights, same tokens.
   auto again = LLM::Create(config);
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ((*again)->Generate({1, 2, 3}, Greedy(5))->token_ids, out->token_ids);
+  EXPECT_EQ((*again)->Generate({1, 2, 3}, Greedy(5))->outputs[0].token_ids, out->outputs[0].token_ids);
 }
 
 TEST(LLMTest, SeededTemperatureSamplingRepeats) {
@@ -218,8 +220,8 @@ TEST(LLMTest, SeededTemperatureSamplingRepeats) {
   auto a = (*llm)->Generate({{1, 2, 3}, {4, 5}}, {p});
   auto b = (*llm)->Generate({{4, 5}, {1, 2, 3}}, {p});
   ASSERT_TRUE(a.ok() && b.ok());
-  EXPECT_EQ((*a)[0].token_ids, (*b)[1].token_ids);
-  EXPECT_EQ((*a)[1].token_ids, (*b)[0].token_ids);
+  EXPECT_EQ((*a)[0].outputs[0].token_ids, (*b)[1].outputs[0].token_ids);
+  EXPECT_EQ((*a)[1].outputs[0].token_ids, (*b)[0].outputs[0].token_ids);
 }
 
 }  // namespace
@@ -248,12 +250,12 @@ TEST(PrefixCachingTest, CacheHitsGiveIdenticalOutputsAndAreReported) {
   EXPECT_EQ(first->num_cached_tokens, 0);
   auto rest = (*llm)->Generate({shared[1], shared[2], shared[3], shared[0]}, {Greedy(8)});
   ASSERT_TRUE(rest.ok());
-  EXPECT_EQ(first->token_ids, expected[0]);
+  EXPECT_EQ(first->outputs[0].token_ids, expected[0]);
   for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ((*rest)[i].token_ids, expected[i + 1]);
+    EXPECT_EQ((*rest)[i].outputs[0].token_ids, expected[i + 1]);
     EXPECT_EQ((*rest)[i].num_cached_tokens, 192) << "200 shared tokens = 12 full blocks of 16";
   }
-  EXPECT_EQ((*rest)[3].token_ids, expected[0]);
+  EXPECT_EQ((*rest)[3].outputs[0].token_ids, expected[0]);
   EXPECT_GE((*rest)[3].num_cached_tokens, 192);
 }
 

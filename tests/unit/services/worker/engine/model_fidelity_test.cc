@@ -184,7 +184,7 @@ TEST_P(ModelFidelityTest, GreedyIdsMatchUpToFirstAmbiguousStep) {
     ASSERT_TRUE(outputs.ok()) << outputs.status();
     for (const RequestOutput& out : *outputs) {
       const int p = std::stoi(out.request_id.substr(6));
-      generated[p] = out.token_ids;
+      generated[p] = out.outputs[0].token_ids;
     }
   }
   int compared = 0;
