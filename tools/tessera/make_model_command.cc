@@ -14,6 +14,7 @@
 #include "common/model_config.h"
 #include "common/safetensors.h"
 #include "common/status_macros.h"
+#include "common/tokenizer/tokenizer.h"
 #include "nlohmann/json.hpp"
 #include "services/worker/engine/models/llama.h"
 #include "services/worker/engine/weight_source.h"
@@ -103,6 +104,7 @@ std::vector<FlagSpec> MakeModelFlagSpecs() {
       {"dtype", true, "weight type written: float32 (default for tiny presets), bfloat16, float16"},
       {"seed", true, "random seed (default 0)"},
       {"config-only", false, "write config.json and generation_config.json only (for --load-format dummy)"},
+      {"tokenizer-from", true, "copy tokenizer.json, tokenizer_config.json (and chat_template.jinja) from this folder"},
       {"help", false, "show this help"},
   };
 }
@@ -111,6 +113,24 @@ absl::Status WriteJson(const std::filesystem::path& path, const json& j) {
   std::ofstream out(path);
   out << j.dump(2) << "\n";
   if (!out) return absl::InternalError(absl::StrCat("cannot write ", path.string()));
+  return absl::OkStatus();
+}
+
+// Copies a tokenizer into the model folder, after checking that every token id it can produce exists in the model.
+absl::Status CopyTokenizer(const std::string& from, const std::filesystem::path& dir, const ModelConfig& config) {
+  ASSIGN_OR_RETURN(auto tokenizer, Tokenizer::FromFolder(from));
+  if (tokenizer->vocab_size() > config.vocab_size) {
+    return absl::InvalidArgumentError(absl::StrCat("the tokenizer in ", from, " has ", tokenizer->vocab_size(),
+                                                   " tokens but the model's vocab_size is ", config.vocab_size,
+                                                   "; pass --vocab-size ", tokenizer->vocab_size(), " or more"));
+  }
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja"}) {
+    const std::filesystem::path source = std::filesystem::path(from) / name;
+    if (!std::filesystem::exists(source)) continue;
+    std::error_code ec;
+    std::filesystem::copy_file(source, dir / name, std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) return absl::InternalError(absl::StrCat("cannot copy ", source.string(), ": ", ec.message()));
+  }
   return absl::OkStatus();
 }
 
@@ -151,6 +171,7 @@ absl::Status MakeModel(const CommandLine& flags) {
   json generation = {{"bos_token_id", config["bos_token_id"]}, {"eos_token_id", config["eos_token_id"]},
                      {"do_sample", false}};
   RETURN_IF_ERROR(WriteJson(dir / "generation_config.json", generation));
+  if (flags.Has("tokenizer-from")) RETURN_IF_ERROR(CopyTokenizer(flags.GetString("tokenizer-from"), dir, model_config));
   if (flags.Has("config-only")) return absl::OkStatus();
 
   // Weights are generated in float32 and converted to the checkpoint dtype before writing.
