@@ -6,6 +6,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git xz-utils
   libabsl-dev nlohmann-json3-dev libpcre2-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libboost1.81-dev
 )
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
