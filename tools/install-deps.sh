@@ -6,6 +6,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git xz-utils
   libabsl-dev nlohmann-json3-dev libpcre2-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev
   prometheus
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libboost1.81-dev
 )

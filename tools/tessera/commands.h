@@ -6,5 +6,8 @@ namespace tessera::cli {
 
 int RunGenerate(int argc, char** argv, int first);
 int RunMakeModel(int argc, char** argv, int first);
+int RunTokenize(int argc, char** argv, int first);
+int RunDetokenize(int argc, char** argv, int first);
+int RunChatTemplate(int argc, char** argv, int first);
 
 }  // namespace tessera::cli

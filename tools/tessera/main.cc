@@ -16,6 +16,9 @@ struct Command {
 constexpr Command kCommands[] = {
     {"generate", tessera::cli::RunGenerate, "offline batch generation from a model folder"},
     {"make-model", tessera::cli::RunMakeModel, "write a random-weight Hugging Face model folder"},
+    {"tokenize", tessera::cli::RunTokenize, "text -> token ids with a model folder's tokenizer"},
+    {"detokenize", tessera::cli::RunDetokenize, "token ids -> text with a model folder's tokenizer"},
+    {"chat-template", tessera::cli::RunChatTemplate, "render messages with the model's chat template, and tokenize"},
 };
 
 void PrintUsage() {
