@@ -383,7 +383,10 @@ absl::StatusOr<std::string> FormatSpec(const Value& value, absl::string_view spe
             magnitude >>= 1;
           } while (magnitude != 0);
         } else {
-          body = absl::StrFormat(type == 'x' ? "%x" : type == 'X' ? "%X" : "%o", magnitude);
+          // Each branch keeps its format string a constant: absl::StrFormat checks it at compile time (clang).
+          body = type == 'x'   ? absl::StrFormat("%x", magnitude)
+                 : type == 'X' ? absl::StrFormat("%X", magnitude)
+                               : absl::StrFormat("%o", magnitude);
         }
         if (v < 0) body.insert(body.begin(), '-');
         else if (sign == '+' || sign == ' ') body.insert(body.begin(), sign);
