@@ -101,8 +101,11 @@ absl::StatusOr<std::vector<RequestOutput>> LLM::Generate(const std::vector<Promp
   std::vector<std::string> deltas;
   std::vector<StopStringMatch> stops;
   auto record = [&](RequestOutput& out) -> absl::Status {
-    RETURN_IF_ERROR(output_processor_.Process(out, deltas, stops));
     const size_t index = std::stoul(out.request_id.substr(prefix.size()));
+    // A stop string completes a request in the output processor (with its text) before the engine's own final
+    // report, which then carries no text: keep the first.
+    if (results[index].finished) return absl::OkStatus();
+    RETURN_IF_ERROR(output_processor_.Process(out, deltas, stops));
     for (const CompletionOutput& c : out.outputs) state.generated_tokens += c.num_new_tokens;
     if (!started[index]) {
       started[index] = true;
