@@ -1,0 +1,507 @@
+#include "services/gateway/http_server.h"
+
+// g++ 12 in C++20 needs <utility> ahead of Asio's headers.
+#include <utility>
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <exception>
+#include <mutex>
+#include <string_view>
+#include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "common/json_util.h"
+#include "nlohmann/json.hpp"
+#include "services/gateway/auth.h"
+#include "services/gateway/backend_client.h"
+#include "services/gateway/errors.h"
+#include "services/gateway/openai_response.h"
+#include "services/gateway/openai_schema.h"
+
+namespace tessera::gateway {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Request = http::request<http::string_body>;
+using Json = nlohmann::ordered_json;
+
+namespace {
+
+constexpr char kServerName[] = "tessera-gateway";
+constexpr char kJsonContentType[] = "application/json";
+constexpr size_t kHeaderLimitBytes = 64 * 1024;
+
+std::chrono::steady_clock::duration ToSteady(absl::Duration duration) {
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(absl::ToChronoNanoseconds(duration));
+}
+
+std::string_view PathOf(const Request& request) {
+  std::string_view target(request.target().data(), request.target().size());
+  const size_t query = target.find('?');
+  return query == std::string_view::npos ? target : target.substr(0, query);
+}
+
+// Whether the client disconnected while its request waits on the backend. Shared by the handler and the watcher
+// coroutine; both run on the connection's strand.
+struct DisconnectWatch {
+  bool active = true;
+  bool client_gone = false;
+};
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  Impl(HttpServerOptions options, std::shared_ptr<tessera::v1::Generation::StubInterface> stub)
+      : options_(std::move(options)),
+        authenticator_(options_.api_keys),
+        backend_(std::move(stub), options_.request_timeout),
+        acceptor_(io_context_) {}
+
+  absl::Status Listen() {
+    beast::error_code ec;
+    const asio::ip::address address = asio::ip::make_address(options_.host, ec);
+    if (ec) return absl::InvalidArgumentError(CatMessage("--host '", options_.host, "' is not an IP address"));
+    const tcp::endpoint endpoint(address, options_.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          CatMessage("cannot listen on ", options_.host, ":", options_.port, ": ", ec.message()));
+    }
+    port_ = acceptor_.local_endpoint().port();
+    asio::co_spawn(io_context_, Accept(), asio::detached);
+    const int threads = std::max(1, options_.io_threads);
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { io_context_.run(); });
+    return absl::OkStatus();
+  }
+
+  uint16_t port() const { return port_; }
+
+  void Stop() {
+    std::lock_guard<std::mutex> lock(stop_mutex_);
+    if (stopped_) return;
+    stopped_ = true;
+    asio::post(io_context_, [this] {
+      beast::error_code ignored;
+      acceptor_.close(ignored);
+    });
+    // Backend threads post their last events to the IO strands, so they end before the IO threads do.
+    backend_.Shutdown();
+    io_context_.stop();
+    for (std::thread& thread : threads_) thread.join();
+    threads_.clear();
+  }
+
+ private:
+  asio::awaitable<void> Accept() {
+    for (;;) {
+      beast::error_code ec;
+      // Named, not a temporary: g++ 12 destroys non-trivial temporaries of a co_await expression twice, which
+      // here would release the strand under its own handlers.
+      auto strand = asio::make_strand(io_context_);
+      tcp::socket socket = co_await acceptor_.async_accept(strand, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      if (ec) continue;  // a connection that failed during accept (reset, fd limit): keep serving the others
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, Session(std::move(socket)), [](std::exception_ptr) {});
+    }
+  }
+
+  // One connection: requests are read and answered in order until the client or an error ends it.
+  asio::awaitable<void> Session(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(kHeaderLimitBytes);
+      parser.body_limit(options_.max_body_bytes);
+      beast::error_code ec;
+      // Headers must arrive in time, which also bounds how long an idle keep-alive connection is held
+      // (slow-loris clients are closed when it expires).
+      stream.expires_after(ToSteady(options_.header_timeout));
+      co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == http::error::body_limit) {
+        co_await WriteTooLarge(stream);
+        break;
+      }
+      if (ec) break;
+      if (!parser.is_done()) {
+        const auto expect = parser.get().find(http::field::expect);
+        if (expect != parser.get().end() && beast::iequals(expect->value(), "100-continue")) {
+          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          stream.expires_after(ToSteady(options_.write_timeout));
+          co_await asio::async_write(stream, asio::buffer(kContinue.data(), kContinue.size()),
+                                     asio::redirect_error(asio::use_awaitable, ec));
+          if (ec) break;
+        }
+        stream.expires_after(ToSteady(options_.body_timeout));
+        co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == http::error::body_limit) {
+          co_await WriteTooLarge(stream);
+          break;
+        }
+        if (ec) break;
+      }
+      Request request = parser.release();
+      const bool keep_alive = co_await Handle(stream, request);
+      if (!keep_alive) break;
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  void AddCommonHeaders(http::fields& fields) const {
+    fields.set(http::field::server, kServerName);
+    if (!options_.cors_origin.empty()) {
+      fields.set(http::field::access_control_allow_origin, options_.cors_origin);
+      if (options_.cors_origin != "*") fields.set(http::field::vary, "Origin");
+    }
+  }
+
+  // Writes a whole response; returns whether the connection stays open.
+  asio::awaitable<bool> Write(beast::tcp_stream& stream, const Request& request, http::status status,
+                              std::string body, std::string_view content_type, bool allow_keep_alive = true) {
+    http::response<http::string_body> response(status, request.version());
+    AddCommonHeaders(response.base());
+    if (!content_type.empty()) response.set(http::field::content_type, content_type);
+    response.keep_alive(allow_keep_alive && request.keep_alive());
+    response.body() = std::move(body);
+    response.prepare_payload();
+    beast::error_code ec;
+    stream.expires_after(ToSteady(options_.write_timeout));
+    co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec && response.keep_alive();
+  }
+
+  // Callers pass named errors: g++ 12 destroys temporaries bound to a coroutine's reference parameters twice.
+  asio::awaitable<bool> WriteError(beast::tcp_stream& stream, const Request& request, const ApiError& error) {
+    std::string body = error.ToJson();
+    co_return co_await Write(stream, request, static_cast<http::status>(error.http_status), std::move(body),
+                             kJsonContentType);
+  }
+
+  asio::awaitable<void> WriteTooLarge(beast::tcp_stream& stream) {
+    Request request;
+    request.version(11);
+    request.keep_alive(false);
+    const ApiError error{413, CatMessage("request body exceeds the limit of ", options_.max_body_bytes, " bytes"),
+                         std::nullopt};
+    std::string body = error.ToJson();
+    co_await Write(stream, request, http::status::payload_too_large, std::move(body), kJsonContentType, false);
+  }
+
+  asio::awaitable<bool> Handle(beast::tcp_stream& stream, const Request& request) {
+    const std::string_view path = PathOf(request);
+    const http::verb method = request.method();
+
+    if (method == http::verb::options) co_return co_await Preflight(stream, request);
+    // Probes and scrapes stay open; everything else needs a key when keys are configured.
+    if (path == "/health" && method == http::verb::get) co_return co_await Health(stream, request);
+    if (path == "/version" && method == http::verb::get) {
+      std::string version = R"({"version":"0.1.0"})";
+      co_return co_await Write(stream, request, http::status::ok, std::move(version), kJsonContentType);
+    }
+    if (authenticator_.enabled()) {
+      const auto authorization = request.find(http::field::authorization);
+      const std::string_view header = authorization == request.end()
+                                          ? std::string_view()
+                                          : std::string_view(authorization->value().data(),
+                                                             authorization->value().size());
+      if (!authenticator_.Authorize(header)) {
+        const ApiError error{401, "Unauthorized: invalid or missing API key", std::nullopt};
+        co_return co_await WriteError(stream, request, error);
+      }
+    }
+    const bool is_chat = path == "/v1/chat/completions";
+    const bool is_completion = path == "/v1/completions";
+    if (is_chat || is_completion) {
+      if (method != http::verb::post) co_return co_await MethodNotAllowed(stream, request, "POST");
+      co_return co_await Generate(stream, request,
+                                  is_chat ? Endpoint::kChatCompletions : Endpoint::kCompletions);
+    }
+    if (path == "/v1/models") {
+      if (method != http::verb::get) co_return co_await MethodNotAllowed(stream, request, "GET");
+      co_return co_await Models(stream, request);
+    }
+    const ApiError error{404, CatMessage("route ", std::string(request.method_string()), " ", path, " not found"),
+                         std::nullopt};
+    co_return co_await WriteError(stream, request, error);
+  }
+
+  asio::awaitable<bool> MethodNotAllowed(beast::tcp_stream& stream, const Request& request, std::string_view allow) {
+    const ApiError error{405, CatMessage("method ", std::string(request.method_string()), " is not allowed; use ",
+                                         allow),
+                         std::nullopt};
+    co_return co_await WriteError(stream, request, error);
+  }
+
+  asio::awaitable<bool> Preflight(beast::tcp_stream& stream, const Request& request) {
+    http::response<http::empty_body> response(http::status::no_content, request.version());
+    AddCommonHeaders(response.base());
+    if (!options_.cors_origin.empty()) {
+      response.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
+      const auto requested = request.find(http::field::access_control_request_headers);
+      response.set(http::field::access_control_allow_headers,
+                   requested != request.end() ? std::string(requested->value()) : "Authorization, Content-Type");
+      response.set(http::field::access_control_max_age, "600");
+    }
+    response.set(http::field::allow, "GET, POST, OPTIONS");
+    response.keep_alive(request.keep_alive());
+    response.prepare_payload();
+    beast::error_code ec;
+    stream.expires_after(ToSteady(options_.write_timeout));
+    co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec && response.keep_alive();
+  }
+
+  // Runs `job` on a backend thread and resumes this coroutine on its strand with the result.
+  template <typename Result, typename Job>
+  asio::awaitable<Result> OffIoThread(Job job) {
+    auto executor = co_await asio::this_coro::executor;
+    auto initiation = [this, executor, job = std::move(job)](auto handler) mutable {
+      // std::function needs a copyable job; the completion handler is move-only.
+      auto shared_handler = std::make_shared<decltype(handler)>(std::move(handler));
+      backend_.RunTracked([executor, job = std::move(job), shared_handler]() mutable {
+        Result result = job();
+        asio::post(executor, [shared_handler, result = std::move(result)]() mutable {
+          std::move (*shared_handler)(std::move(result));
+        });
+      });
+    };
+    co_return co_await asio::async_initiate<const asio::use_awaitable_t<>, void(Result)>(std::move(initiation),
+                                                                                         asio::use_awaitable);
+  }
+
+  using ModelsResult = std::pair<grpc::Status, tessera::v1::ListModelsResponse>;
+
+  asio::awaitable<ModelsResult> ListModels(absl::Duration timeout) {
+    co_return co_await OffIoThread<ModelsResult>([this, timeout] {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout));
+      ModelsResult result;
+      result.first = backend_.stub().ListModels(&context, tessera::v1::ListModelsRequest(), &result.second);
+      return result;
+    });
+  }
+
+  asio::awaitable<bool> Health(beast::tcp_stream& stream, const Request& request) {
+    ModelsResult result = co_await ListModels(options_.health_timeout);
+    if (!result.first.ok()) {
+      const ApiError error{503, CatMessage("backend unavailable: ", result.first.error_message()), std::nullopt};
+      co_return co_await WriteError(stream, request, error);
+    }
+    co_return co_await Write(stream, request, http::status::ok, std::string(), std::string_view());
+  }
+
+  asio::awaitable<bool> Models(beast::tcp_stream& stream, const Request& request) {
+    ModelsResult result = co_await ListModels(options_.request_timeout);
+    if (!result.first.ok()) {
+      const ApiError error = ApiErrorFromGrpc(result.first);
+      co_return co_await WriteError(stream, request, error);
+    }
+    Json body;
+    body["object"] = "list";
+    body["data"] = Json::array();
+    for (const tessera::v1::ModelCard& card : result.second.models()) {
+      Json model;
+      model["id"] = card.id();
+      model["object"] = "model";
+      model["created"] = card.created();
+      model["owned_by"] = card.owned_by().empty() ? "tessera" : card.owned_by();
+      model["root"] = card.id();
+      model["parent"] = nullptr;
+      if (card.max_model_len() > 0) model["max_model_len"] = card.max_model_len();
+      body["data"].push_back(std::move(model));
+    }
+    std::string text = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+    co_return co_await Write(stream, request, http::status::ok, std::move(text), kJsonContentType);
+  }
+
+  // Waits for the socket to become readable while the request is with the backend: end of stream or a reset
+  // means the client left, and the backend call is cancelled.
+  asio::awaitable<void> WatchDisconnect(tcp::socket& socket, std::shared_ptr<DisconnectWatch> watch,
+                                        std::shared_ptr<GenerateStream> call) {
+    beast::error_code ec;
+    co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+    if (!watch->active) co_return;
+    if (!ec) {
+      char byte;
+      socket.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, ec);
+      if (!ec) co_return;  // the next pipelined request arrived early; it stays in the socket for the session
+    }
+    if (ec == asio::error::operation_aborted) co_return;
+    watch->client_gone = true;
+    call->Cancel();
+  }
+
+  asio::awaitable<bool> Generate(beast::tcp_stream& stream, const Request& request, Endpoint endpoint) {
+    absl::StatusOr<OpenAIRequest> parsed = endpoint == Endpoint::kChatCompletions
+                                               ? ParseChatCompletionRequest(request.body())
+                                               : ParseCompletionRequest(request.body());
+    if (!parsed.ok()) {
+      const ApiError error = ApiErrorFromStatus(parsed.status());
+      co_return co_await WriteError(stream, request, error);
+    }
+    const std::string id = NewResponseId(endpoint);
+    parsed->generate.set_request_id(id);
+    const ResponseContext context = ResponseContext::ForRequest(*parsed, id, static_cast<int64_t>(std::time(nullptr)));
+
+    auto executor = co_await asio::this_coro::executor;
+    auto wakeup = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+    std::shared_ptr<GenerateStream> call = backend_.StartGenerate(std::move(parsed->generate), [wakeup] {
+      asio::post(wakeup->get_executor(), [wakeup] { wakeup->cancel(); });
+    });
+    auto watch = std::make_shared<DisconnectWatch>();
+    asio::co_spawn(executor, WatchDisconnect(stream.socket(), watch, call), asio::detached);
+
+    const bool keep_alive = parsed->stream ? co_await Stream(stream, request, context, *call, *watch, *wakeup)
+                                           : co_await Collect(stream, request, context, *call, *watch, *wakeup);
+    watch->active = false;
+    beast::error_code ignored;
+    stream.socket().cancel(ignored);  // ends the watcher's wait
+    co_return keep_alive;
+  }
+
+  // Waits until the backend has news (or the call ended) and takes it.
+  asio::awaitable<GenerateStream::Batch> NextBatch(GenerateStream& call, asio::steady_timer& wakeup) {
+    for (;;) {
+      GenerateStream::Batch batch = call.Drain();
+      if (!batch.responses.empty() || batch.status) co_return batch;
+      // The reader thread posts wakeup.cancel() to this strand after queueing, so nothing is missed between the
+      // Drain above and this wait.
+      wakeup.expires_at(asio::steady_timer::time_point::max());
+      beast::error_code ec;
+      co_await wakeup.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
+  asio::awaitable<bool> Collect(beast::tcp_stream& stream, const Request& request, const ResponseContext& context,
+                                GenerateStream& call, DisconnectWatch& watch, asio::steady_timer& wakeup) {
+    CompletionAccumulator accumulator(context);
+    for (;;) {
+      GenerateStream::Batch batch = co_await NextBatch(call, wakeup);
+      for (const tessera::v1::GenerateResponse& response : batch.responses) accumulator.Add(response);
+      if (!batch.status) continue;
+      if (watch.client_gone) co_return false;
+      if (!batch.status->ok()) {
+        const ApiError error = ApiErrorFromGrpc(*batch.status);
+        co_return co_await WriteError(stream, request, error);
+      }
+      std::string body = accumulator.ToJson();
+      co_return co_await Write(stream, request, http::status::ok, std::move(body), kJsonContentType);
+    }
+  }
+
+  asio::awaitable<bool> WriteChunk(beast::tcp_stream& stream, const std::string& data) {
+    beast::error_code ec;
+    stream.expires_after(ToSteady(options_.write_timeout));
+    auto chunk = http::make_chunk(asio::buffer(data));
+    co_await asio::async_write(stream, chunk, asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec;
+  }
+
+  asio::awaitable<bool> Stream(beast::tcp_stream& stream, const Request& request, const ResponseContext& context,
+                               GenerateStream& call, DisconnectWatch& watch, asio::steady_timer& wakeup) {
+    StreamChunkBuilder builder(context);
+    bool headers_sent = false;
+    for (;;) {
+      GenerateStream::Batch batch = co_await NextBatch(call, wakeup);
+      if (watch.client_gone) co_return false;
+      // Errors before the first response keep their HTTP status (429 load shedding, 400 prompt too long, ...).
+      if (!headers_sent && batch.responses.empty() && batch.status && !batch.status->ok()) {
+        const ApiError error = ApiErrorFromGrpc(*batch.status);
+        co_return co_await WriteError(stream, request, error);
+      }
+      if (!headers_sent) {
+        http::response<http::empty_body> response(http::status::ok, request.version());
+        AddCommonHeaders(response.base());
+        response.set(http::field::content_type, "text/event-stream");
+        response.set(http::field::cache_control, "no-cache");
+        response.keep_alive(request.keep_alive());
+        response.chunked(true);
+        http::response_serializer<http::empty_body> serializer(response);
+        beast::error_code ec;
+        stream.expires_after(ToSteady(options_.write_timeout));
+        co_await http::async_write_header(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+          call.Cancel();
+          co_return false;
+        }
+        headers_sent = true;
+      }
+      std::string data;
+      for (const tessera::v1::GenerateResponse& response : batch.responses) {
+        for (std::string& event : builder.OnResponse(response)) data += event;
+      }
+      if (batch.status) {
+        if (batch.status->ok()) {
+          for (std::string& event : builder.Finish()) data += event;
+        } else {
+          data += StreamChunkBuilder::ErrorEvent(ApiErrorFromGrpc(*batch.status));
+          data += kSseDone;
+        }
+      }
+      if (!data.empty() && !co_await WriteChunk(stream, data)) {
+        call.Cancel();
+        co_return false;
+      }
+      if (batch.status) {
+        beast::error_code ec;
+        stream.expires_after(ToSteady(options_.write_timeout));
+        auto last_chunk = http::make_chunk_last();
+        co_await asio::async_write(stream, last_chunk, asio::redirect_error(asio::use_awaitable, ec));
+        co_return !ec && request.keep_alive();
+      }
+    }
+  }
+
+  HttpServerOptions options_;
+  ApiKeyAuthenticator authenticator_;
+  BackendClient backend_;
+  asio::io_context io_context_;
+  tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  std::vector<std::thread> threads_;
+  std::mutex stop_mutex_;
+  bool stopped_ = false;
+};
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
+    HttpServerOptions options, std::shared_ptr<tessera::v1::Generation::StubInterface> stub) {
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(stub));
+  if (absl::Status status = impl->Listen(); !status.ok()) return status;
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() {
+  if (impl_) impl_->Stop();
+}
+
+uint16_t HttpServer::port() const { return impl_->port(); }
+
+void HttpServer::Stop() { impl_->Stop(); }
+
+}  // namespace tessera::gateway

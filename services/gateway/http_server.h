@@ -1,0 +1,50 @@
+// The gateway's HTTP/1.1 server (Boost.Beast on Asio coroutines): OpenAI routes translated onto the backend's
+// tessera.v1.Generation API, SSE streaming, keep-alive, body and header limits, Bearer API keys and CORS.
+// Boost stays inside http_server.cc; this header only carries the options and the lifetime.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "tessera/v1/generation.grpc.pb.h"
+
+namespace tessera::gateway {
+
+struct HttpServerOptions {
+  std::string host = "0.0.0.0";
+  uint16_t port = 8000;  // 0 picks a free port (see HttpServer::port())
+  std::vector<std::string> api_keys;  // empty: no authentication
+  std::string cors_origin;            // Access-Control-Allow-Origin; empty: no CORS headers
+  absl::Duration request_timeout = absl::Seconds(600);  // deadline of each backend call
+  absl::Duration header_timeout = absl::Seconds(30);    // also the keep-alive idle limit
+  absl::Duration body_timeout = absl::Seconds(60);
+  absl::Duration write_timeout = absl::Seconds(60);
+  absl::Duration health_timeout = absl::Seconds(5);
+  size_t max_body_bytes = 32u << 20;
+  int io_threads = 2;
+};
+
+class HttpServer {
+ public:
+  // Binds and starts serving; the backend is the router (or a worker) behind `stub`.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
+      HttpServerOptions options, std::shared_ptr<tessera::v1::Generation::StubInterface> stub);
+  ~HttpServer();
+
+  uint16_t port() const;
+  // Stops accepting, cancels the backend calls in flight and joins the IO threads. Idempotent.
+  void Stop();
+
+  class Impl;
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tessera::gateway

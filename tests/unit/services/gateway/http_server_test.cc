@@ -1,0 +1,352 @@
+// Drives the gateway over real loopback HTTP against a test double of tessera.v1.Generation (an in-process gRPC
+// server that streams fixed deltas), so the gateway is tested in isolation from the router and the workers.
+#include "services/gateway/http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace tessera::gateway {
+namespace {
+
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+
+// model "busy": RESOURCE_EXHAUSTED; model "hang": one delta, then waits until the call is cancelled; any other
+// model: "Hello" + " world" then a final message with usage.
+class ScriptedGeneration final : public v1::Generation::Service {
+ public:
+  grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
+                        grpc::ServerWriter<v1::GenerateResponse>* writer) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      last_request_ = *request;
+    }
+    if (request->model() == "busy") return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "queue is full");
+    v1::GenerateResponse response;
+    response.set_request_id(request->request_id());
+    v1::SequenceDelta* delta = response.add_deltas();
+    delta->set_text("Hello");
+    delta->add_token_ids(1);
+    writer->Write(response);
+    if (request->model() == "hang") {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        hang_started_ = true;
+      }
+      changed_.notify_all();
+      while (!context->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        hang_cancelled_ = true;
+      }
+      changed_.notify_all();
+      return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+    }
+    response.Clear();
+    delta = response.add_deltas();
+    delta->set_text(" world");
+    delta->add_token_ids(2);
+    delta->set_finish_reason(v1::FINISH_REASON_STOP);
+    response.set_finished(true);
+    response.mutable_usage()->set_prompt_tokens(3);
+    response.mutable_usage()->set_completion_tokens(2);
+    writer->Write(response);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListModels(grpc::ServerContext*, const v1::ListModelsRequest*,
+                          v1::ListModelsResponse* response) override {
+    v1::ModelCard* card = response->add_models();
+    card->set_id("tiny");
+    card->set_created(1);
+    card->set_max_model_len(128);
+    return grpc::Status::OK;
+  }
+
+  // Bounded waits, so that a broken gateway fails the test instead of hanging it.
+  bool WaitForHangStarted() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::seconds(30), [this] { return hang_started_; });
+  }
+  bool WaitForHangCancelled() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::seconds(30), [this] { return hang_cancelled_; });
+  }
+  v1::GenerateRequest last_request() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return last_request_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool hang_started_ = false;
+  bool hang_cancelled_ = false;
+  v1::GenerateRequest last_request_;
+};
+
+struct HttpReply {
+  int status = 0;
+  std::string headers;
+  std::string body;  // de-chunked
+};
+
+int Connect(uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void SendAll(int fd, const std::string& data) {
+  size_t sent = 0;
+  while (sent < data.size()) {
+    const ssize_t n = send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return;
+    sent += static_cast<size_t>(n);
+  }
+}
+
+std::string Dechunk(const std::string& body) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    const size_t line_end = body.find("\r\n", pos);
+    if (line_end == std::string::npos) break;
+    const size_t size = std::stoul(body.substr(pos, line_end - pos), nullptr, 16);
+    if (size == 0) break;
+    out += body.substr(line_end + 2, size);
+    pos = line_end + 2 + size + 2;
+  }
+  return out;
+}
+
+// One request on its own connection ("Connection: close"), read until the server closes.
+HttpReply Exchange(uint16_t port, const std::string& method, const std::string& path, const std::string& body,
+                   const std::string& extra_headers = "") {
+  HttpReply reply;
+  const int fd = Connect(port);
+  if (fd < 0) return reply;
+  SendAll(fd, method + " " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: " +
+                  "application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + extra_headers +
+                  "\r\n" + body);
+  std::string raw;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n <= 0) break;
+    raw.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  const size_t header_end = raw.find("\r\n\r\n");
+  if (raw.size() < 12 || header_end == std::string::npos) return reply;
+  reply.status = std::stoi(raw.substr(9, 3));
+  reply.headers = raw.substr(0, header_end);
+  reply.body = raw.substr(header_end + 4);
+  if (reply.headers.find("Transfer-Encoding: chunked") != std::string::npos) reply.body = Dechunk(reply.body);
+  return reply;
+}
+
+class GatewayHttpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    int backend_port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &backend_port);
+    builder.RegisterService(&backend_);
+    backend_server_ = builder.BuildAndStart();
+    ASSERT_NE(backend_server_, nullptr);
+    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(backend_port), grpc::InsecureChannelCredentials());
+    HttpServerOptions options;
+    options.host = "127.0.0.1";
+    options.port = 0;
+    options.api_keys = {"sk-test"};
+    options.cors_origin = "*";
+    options.max_body_bytes = 4096;
+    absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(options, v1::Generation::NewStub(channel));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    port_ = server_->port();
+  }
+
+  void TearDown() override {
+    if (server_) server_->Stop();
+    if (backend_server_) backend_server_->Shutdown();
+  }
+
+  HttpReply Post(const std::string& path, const std::string& body) {
+    return Exchange(port_, "POST", path, body, "Authorization: Bearer sk-test\r\n");
+  }
+
+  ScriptedGeneration backend_;
+  std::unique_ptr<grpc::Server> backend_server_;
+  std::unique_ptr<HttpServer> server_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(GatewayHttpTest, NonStreamingChatCompletion) {
+  const HttpReply reply =
+      Post("/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],"seed":7})");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_THAT(reply.headers, HasSubstr("Access-Control-Allow-Origin: *"));
+  const Json body = Json::parse(reply.body);
+  EXPECT_EQ(body["object"], "chat.completion");
+  EXPECT_EQ(body["model"], "tiny");
+  EXPECT_THAT(body["id"].get<std::string>(), ::testing::StartsWith("chatcmpl-"));
+  EXPECT_EQ(body["choices"][0]["message"]["content"], "Hello world");
+  EXPECT_EQ(body["choices"][0]["finish_reason"], "stop");
+  EXPECT_EQ(body["usage"]["total_tokens"], 5);
+  const v1::GenerateRequest sent = backend_.last_request();
+  EXPECT_EQ(sent.request_id(), body["id"].get<std::string>());
+  EXPECT_EQ(sent.sampling().seed(), 7u);
+  EXPECT_EQ(sent.chat().messages(0).content(), "hi");
+}
+
+TEST_F(GatewayHttpTest, StreamingChatCompletionAsServerSentEvents) {
+  const HttpReply reply = Post("/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],
+                                 "stream":true,"stream_options":{"include_usage":true}})");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_THAT(reply.headers, HasSubstr("Content-Type: text/event-stream"));
+  std::vector<std::string> payloads;
+  size_t pos = 0;
+  while ((pos = reply.body.find("data: ", pos)) != std::string::npos) {
+    const size_t end = reply.body.find("\n\n", pos);
+    ASSERT_NE(end, std::string::npos);
+    payloads.push_back(reply.body.substr(pos + 6, end - pos - 6));
+    pos = end + 2;
+  }
+  ASSERT_EQ(payloads.size(), 5u) << reply.body;
+  EXPECT_EQ(payloads.back(), "[DONE]");
+  std::string content;
+  for (size_t i = 0; i + 2 < payloads.size(); ++i) {
+    const Json chunk = Json::parse(payloads[i]);
+    EXPECT_EQ(chunk["object"], "chat.completion.chunk");
+    if (i == 0) EXPECT_EQ(chunk["choices"][0]["delta"]["role"], "assistant");
+    content += chunk["choices"][0]["delta"].value("content", "");
+  }
+  EXPECT_EQ(content, "Hello world");
+  EXPECT_EQ(Json::parse(payloads[2])["choices"][0]["finish_reason"], "stop");
+  const Json usage = Json::parse(payloads[3]);
+  EXPECT_TRUE(usage["choices"].empty());
+  EXPECT_EQ(usage["usage"]["completion_tokens"], 2);
+}
+
+TEST_F(GatewayHttpTest, CompletionsAndModels) {
+  const HttpReply completion = Post("/v1/completions", R"({"model":"tiny","prompt":"x"})");
+  ASSERT_EQ(completion.status, 200) << completion.body;
+  EXPECT_EQ(Json::parse(completion.body)["choices"][0]["text"], "Hello world");
+  EXPECT_EQ(backend_.last_request().sampling().max_tokens(), 16);
+  const HttpReply models = Exchange(port_, "GET", "/v1/models", "", "Authorization: Bearer sk-test\r\n");
+  ASSERT_EQ(models.status, 200) << models.body;
+  EXPECT_EQ(Json::parse(models.body)["data"][0]["id"], "tiny");
+}
+
+TEST_F(GatewayHttpTest, MissingOrWrongKeyIs401ButHealthIsOpen) {
+  const std::string body = R"({"messages":[{"role":"user","content":"hi"}]})";
+  const HttpReply missing = Exchange(port_, "POST", "/v1/chat/completions", body);
+  EXPECT_EQ(missing.status, 401);
+  EXPECT_EQ(Json::parse(missing.body)["error"]["code"], 401);
+  EXPECT_EQ(Exchange(port_, "POST", "/v1/chat/completions", body, "Authorization: Bearer nope\r\n").status, 401);
+  EXPECT_EQ(Exchange(port_, "GET", "/health", "").status, 200);
+}
+
+TEST_F(GatewayHttpTest, InvalidParameterIs400) {
+  const HttpReply reply = Post("/v1/chat/completions", R"({"messages":[{"role":"user","content":"hi"}],"n":0})");
+  ASSERT_EQ(reply.status, 400);
+  const Json error = Json::parse(reply.body)["error"];
+  EXPECT_EQ(error["param"], "n");
+  EXPECT_EQ(error["type"], "BadRequestError");
+}
+
+TEST_F(GatewayHttpTest, UnknownRouteIs404AndLoadSheddingIs429) {
+  EXPECT_EQ(Exchange(port_, "GET", "/v2/nothing", "", "Authorization: Bearer sk-test\r\n").status, 404);
+  const HttpReply busy =
+      Post("/v1/chat/completions", R"({"model":"busy","stream":true,"messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(busy.status, 429);
+  EXPECT_EQ(Json::parse(busy.body)["error"]["message"], "queue is full");
+}
+
+TEST_F(GatewayHttpTest, OversizedBodyIs413) {
+  const HttpReply reply = Post("/v1/chat/completions", std::string(5000, ' '));
+  EXPECT_EQ(reply.status, 413);
+}
+
+TEST_F(GatewayHttpTest, CorsPreflightNeedsNoKey) {
+  const HttpReply reply = Exchange(port_, "OPTIONS", "/v1/chat/completions", "",
+                                   "Origin: http://a\r\nAccess-Control-Request-Method: POST\r\n");
+  EXPECT_EQ(reply.status, 204);
+  EXPECT_THAT(reply.headers, HasSubstr("Access-Control-Allow-Methods"));
+}
+
+TEST_F(GatewayHttpTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  const int fd = Connect(port_);
+  ASSERT_GE(fd, 0);
+  const std::string request = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+  SendAll(fd, request + request);
+  std::string raw;
+  char buffer[4096];
+  while (raw.find("HTTP/1.1 200", raw.find("HTTP/1.1 200") + 1) == std::string::npos) {
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n <= 0) break;
+    raw.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  EXPECT_NE(raw.find("HTTP/1.1 200", raw.find("HTTP/1.1 200") + 1), std::string::npos) << raw;
+}
+
+TEST_F(GatewayHttpTest, ClientDisconnectCancelsTheBackendCall) {
+  for (const bool stream : {true, false}) {
+    SCOPED_TRACE(stream ? "streaming" : "non-streaming");
+    ScriptedGeneration backend;
+    grpc::ServerBuilder builder;
+    int backend_port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &backend_port);
+    builder.RegisterService(&backend);
+    std::unique_ptr<grpc::Server> backend_server = builder.BuildAndStart();
+    HttpServerOptions options;
+    options.host = "127.0.0.1";
+    options.port = 0;
+    absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(
+        options, v1::Generation::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(backend_port),
+                                                             grpc::InsecureChannelCredentials())));
+    ASSERT_TRUE(server.ok());
+    const int fd = Connect((*server)->port());
+    ASSERT_GE(fd, 0);
+    const std::string body = std::string(R"({"model":"hang","messages":[{"role":"user","content":"hi"}],"stream":)") +
+                             (stream ? "true" : "false") + "}";
+    SendAll(fd, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                    "\r\n\r\n" + body);
+    ASSERT_TRUE(backend.WaitForHangStarted());
+    close(fd);
+    EXPECT_TRUE(backend.WaitForHangCancelled());
+    (*server)->Stop();
+    backend_server->Shutdown();
+  }
+}
+
+}  // namespace
+}  // namespace tessera::gateway
