@@ -17,7 +17,7 @@ namespace {
 constexpr int kNumRequests = 64;
 constexpr int kNewTokens = 10;
 // Long enough for several 16-token blocks and chunked prefill, short enough that a 1-token budget stays quick.
-constexpr int kMaxPromptLen = 160;
+constexpr int kMaxPromptLen = 112;
 
 std::string ModelDir(const std::string& name) { return std::string(TESSERA_FIXTURES_DIR) + "/models/" + name; }
 
@@ -56,7 +56,7 @@ std::vector<std::vector<int32_t>> MixedPrompts(const std::vector<std::vector<int
         break;
       case 2: {
         const std::vector<int32_t>& tail_source = golden[(i / 4) % golden.size()];
-        const int tail = std::min<int>(static_cast<int>(tail_source.size()), 1 + (i * 13) % 70);
+        const int tail = std::min<int>(static_cast<int>(tail_source.size()), 1 + (i * 13) % 56);
         p = shared;
         p.insert(p.end(), tail_source.end() - tail, tail_source.end());
         break;
