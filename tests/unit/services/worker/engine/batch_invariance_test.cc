@@ -9,6 +9,7 @@
 #include "common/safetensors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/services/worker/engine/fixture_models.h"
 #include "services/worker/engine/llm.h"
 
 namespace tessera::engine {
@@ -19,22 +20,9 @@ constexpr int kNewTokens = 10;
 // Long enough for several 16-token blocks and chunked prefill, short enough that a 1-token budget stays quick.
 constexpr int kMaxPromptLen = 112;
 
-std::string ModelDir(const std::string& name) { return std::string(TESSERA_FIXTURES_DIR) + "/models/" + name; }
+std::string ModelDir(const std::string& name) { return fixtures::FixtureModelDir(name); }
 
-std::vector<std::vector<int32_t>> GoldenPrompts(const std::string& model) {
-  std::vector<std::vector<int32_t>> prompts;
-  auto file = SafetensorsFile::Open(ModelDir(model) + "/golden.safetensors");
-  EXPECT_TRUE(file.ok()) << file.status();
-  if (!file.ok()) return prompts;
-  for (int i = 0; i < 8; ++i) {
-    auto t = (*file)->Get(absl::StrCat("p", i, ".input_ids"));
-    EXPECT_TRUE(t.ok()) << t.status();
-    if (!t.ok()) continue;
-    const auto* v = reinterpret_cast<const int64_t*>(t->data);
-    prompts.emplace_back(v, v + t->numel());
-  }
-  return prompts;
-}
+std::vector<std::vector<int32_t>> GoldenPrompts(const std::string& model) { return fixtures::GoldenPromptIds(model); }
 
 // Four families of prompts, interleaved so that every step mixes them: prefixes and suffixes of the golden prompts
 // (lengths 1 to kMaxPromptLen), and prompts that share the first 48 tokens (three full blocks) of the longest golden

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/services/worker/engine/fixture_models.h"
 #include "services/worker/engine/llm.h"
 #include "services/worker/engine/reasoning_parser.h"
 
@@ -28,7 +29,7 @@ using ::testing::HasSubstr;
 
 constexpr int32_t kEos = 2;  // eos_token_id of every fixture model
 
-std::string ModelDir(const std::string& name) { return std::string(TESSERA_FIXTURES_DIR) + "/models/" + name; }
+std::string ModelDir(const std::string& name) { return fixtures::FixtureModelDir(name); }
 
 EngineConfig Config(const std::string& model) {
   EngineConfig config;

@@ -9,25 +9,16 @@
 #include "common/safetensors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/services/worker/engine/fixture_models.h"
 
 namespace tessera::engine {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string ModelDir(const std::string& name) { return std::string(TESSERA_FIXTURES_DIR) + "/models/" + name; }
+std::string ModelDir(const std::string& name) { return fixtures::FixtureModelDir(name); }
 
-std::vector<std::vector<int32_t>> GoldenPrompts(const std::string& model) {
-  auto file = SafetensorsFile::Open(ModelDir(model) + "/golden.safetensors");
-  EXPECT_TRUE(file.ok()) << file.status();
-  std::vector<std::vector<int32_t>> prompts;
-  for (int i = 0; i < 8; ++i) {
-    auto t = (*file)->Get(absl::StrCat("p", i, ".input_ids"));
-    const auto* v = reinterpret_cast<const int64_t*>(t->data);
-    prompts.emplace_back(v, v + t->numel());
-  }
-  return prompts;
-}
+std::vector<std::vector<int32_t>> GoldenPrompts(const std::string& model) { return fixtures::GoldenPromptIds(model); }
 
 EngineConfig BaseConfig(const std::string& model) {
   EngineConfig config;

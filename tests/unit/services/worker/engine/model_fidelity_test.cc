@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/safetensors.h"
 #include "gtest/gtest.h"
+#include "tests/unit/services/worker/engine/fixture_models.h"
 #include "services/worker/engine/llm.h"
 
 namespace tessera::engine {
@@ -25,7 +26,7 @@ struct Golden {
   std::vector<float> step_logits;     // [24, V]
 };
 
-std::string ModelDir(const std::string& name) { return std::string(TESSERA_FIXTURES_DIR) + "/models/" + name; }
+std::string ModelDir(const std::string& name) { return fixtures::FixtureModelDir(name); }
 
 std::vector<Golden> LoadGoldens(const std::string& model) {
   auto file = SafetensorsFile::Open(ModelDir(model) + "/golden.safetensors");
