@@ -1,62 +1,24 @@
 #include "services/worker/engine/llm.h"
 
 #include <chrono>
-#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
 namespace tessera::engine {
 
-LLM::LLM(std::unique_ptr<LLMEngine> engine, std::unique_ptr<Tokenizer> tokenizer, std::string model_dir)
-    : engine_(std::move(engine)),
-      tokenizer_(std::move(tokenizer)),
-      model_dir_(std::move(model_dir)),
-      output_processor_(tokenizer_.get()) {}
+LLM::LLM(std::unique_ptr<LLMEngine> engine, std::unique_ptr<PromptProcessor> prompts)
+    : engine_(std::move(engine)), prompts_(std::move(prompts)), output_processor_(prompts_->tokenizer()) {}
 
 absl::StatusOr<std::unique_ptr<LLM>> LLM::Create(const EngineConfig& config) {
   ASSIGN_OR_RETURN(auto engine, LLMEngine::Create(config));
-  std::unique_ptr<Tokenizer> tokenizer;
-  if (std::filesystem::exists(std::filesystem::path(config.model) / "tokenizer.json")) {
-    ASSIGN_OR_RETURN(tokenizer, Tokenizer::FromFolder(config.model));
-  }
-  return std::unique_ptr<LLM>(new LLM(std::move(engine), std::move(tokenizer), config.model));
+  ASSIGN_OR_RETURN(auto prompts, PromptProcessor::Create(config.model));
+  return std::unique_ptr<LLM>(new LLM(std::move(engine), std::move(prompts)));
 }
 
 absl::StatusOr<std::vector<int32_t>> LLM::PromptTokenIds(const Prompt& prompt, const ChatTemplateOptions& chat_options) {
-  const int kinds = !prompt.token_ids.empty() + prompt.text.has_value() + prompt.messages.has_value();
-  if (kinds > 1) return absl::InvalidArgumentError("a prompt gives exactly one of token ids, text or messages");
-  if (!prompt.text && !prompt.messages) return prompt.token_ids;
-  if (!tokenizer_) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the model folder ", model_dir_, " has no tokenizer.json; give prompts as token ids"));
-  }
-  if (prompt.text) return tokenizer_->Encode(*prompt.text, /*add_special_tokens=*/true);
-  if (!prompt.messages->is_array()) return absl::InvalidArgumentError("messages must be a list");
-  if (!parsed_template_) {
-    ASSIGN_OR_RETURN(chat_template_, LoadModelChatTemplate(model_dir_));
-    ASSIGN_OR_RETURN(parsed_template_, ChatTemplate::Parse(chat_template_->source));
-  }
-  ASSIGN_OR_RETURN(std::string text,
-                   parsed_template_->Render(BuildChatTemplateContext(*chat_template_, *prompt.messages, chat_options)));
-  // The template already wrote the special tokens (BOS), so none are added again, as vLLM's chat does.
-  return tokenizer_->Encode(text, /*add_special_tokens=*/false);
-}
-
-absl::Status LLM::PrepareParams(SamplingParams& params) const {
-  if (params.bad_words.empty()) return absl::OkStatus();
-  if (!tokenizer_) return absl::FailedPreconditionError("bad_words need the model's tokenizer.json");
-  params.bad_words_token_ids.clear();
-  for (const std::string& word : params.bad_words) {
-    for (const std::string& variant : {word, " " + word}) {
-      ASSIGN_OR_RETURN(std::vector<int32_t> ids, tokenizer_->Encode(variant, /*add_special_tokens=*/false));
-      if (!ids.empty() && std::find(params.bad_words_token_ids.begin(), params.bad_words_token_ids.end(), ids) ==
-                              params.bad_words_token_ids.end()) {
-        params.bad_words_token_ids.push_back(std::move(ids));
-      }
-    }
-  }
-  return absl::OkStatus();
+  ASSIGN_OR_RETURN(ProcessedPrompt processed, prompts_->Process(prompt, chat_options));
+  return std::move(processed.token_ids);
 }
 
 absl::StatusOr<std::vector<RequestOutput>> LLM::Generate(const std::vector<Prompt>& prompts,
@@ -78,7 +40,7 @@ absl::StatusOr<std::vector<RequestOutput>> LLM::Generate(const std::vector<Promp
   };
   for (size_t i = 0; i < prompts.size(); ++i) {
     SamplingParams p = params.size() == 1 ? params[0] : params[i];
-    absl::Status status = PrepareParams(p);
+    absl::Status status = prompts_->PrepareParams(p);
     absl::StatusOr<std::vector<int32_t>> token_ids = status.ok() ? PromptTokenIds(prompts[i], chat_options) : status;
     if (token_ids.ok()) {
       ids.push_back(absl::StrCat(prefix, i));

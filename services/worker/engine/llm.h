@@ -16,6 +16,7 @@
 #include "services/worker/engine/engine_config.h"
 #include "services/worker/engine/llm_engine.h"
 #include "services/worker/engine/output_processor.h"
+#include "services/worker/engine/prompt_processor.h"
 #include "services/worker/engine/request_output.h"
 
 namespace tessera::engine {
@@ -28,18 +29,6 @@ struct GenerationProgress {
   double elapsed_seconds = 0.0;
 };
 using ProgressCallback = std::function<void(const GenerationProgress&)>;
-
-// One prompt: token ids, text (tokenized with the model's special tokens, e.g. BOS), or a chat conversation
-// (rendered with the model's chat template). Exactly one is set.
-struct Prompt {
-  std::vector<int32_t> token_ids;
-  std::optional<std::string> text;
-  std::optional<nlohmann::ordered_json> messages;
-
-  static Prompt Ids(std::vector<int32_t> ids) { return Prompt{std::move(ids), std::nullopt, std::nullopt}; }
-  static Prompt Text(std::string text) { return Prompt{{}, std::move(text), std::nullopt}; }
-  static Prompt Chat(nlohmann::ordered_json messages) { return Prompt{{}, std::nullopt, std::move(messages)}; }
-};
 
 class LLM {
  public:
@@ -63,18 +52,13 @@ class LLM {
   SamplingParams DefaultSamplingParams() const { return engine_->DefaultSamplingParams(); }
 
   LLMEngine& engine() { return *engine_; }
-  const Tokenizer* tokenizer() const { return tokenizer_.get(); }
+  const Tokenizer* tokenizer() const { return prompts_->tokenizer(); }
 
  private:
-  LLM(std::unique_ptr<LLMEngine> engine, std::unique_ptr<Tokenizer> tokenizer, std::string model_dir);
-  // Tokenizes bad_words (with and without a leading space, as vLLM does).
-  absl::Status PrepareParams(SamplingParams& params) const;
+  LLM(std::unique_ptr<LLMEngine> engine, std::unique_ptr<PromptProcessor> prompts);
 
   std::unique_ptr<LLMEngine> engine_;
-  std::unique_ptr<Tokenizer> tokenizer_;
-  std::string model_dir_;
-  std::optional<ModelChatTemplate> chat_template_;
-  std::optional<ChatTemplate> parsed_template_;
+  std::unique_ptr<PromptProcessor> prompts_;
   OutputProcessor output_processor_;
   uint64_t next_batch_ = 0;
 };

@@ -1,10 +1,10 @@
-#include "tools/tessera/engine_flags.h"
+#include "services/worker/engine/engine_flags.h"
 
 #include <cstdio>
 
 #include "common/status_macros.h"
 
-namespace tessera::cli {
+namespace tessera::engine {
 
 std::vector<FlagSpec> EngineFlagSpecs() {
   return {
@@ -24,8 +24,8 @@ std::vector<FlagSpec> EngineFlagSpecs() {
   };
 }
 
-absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags(const CommandLine& flags) {
-  engine::EngineConfig config;
+absl::StatusOr<EngineConfig> EngineConfigFromFlags(const CommandLine& flags) {
+  EngineConfig config;
   config.model = flags.GetString("model");
   if (config.model.empty()) return absl::InvalidArgumentError("--model DIR is required");
   config.device = flags.GetString("device", config.device);
@@ -47,14 +47,15 @@ absl::StatusOr<engine::EngineConfig> EngineConfigFromFlags(const CommandLine& fl
   return config;
 }
 
-void LogEngineInfo(const engine::LLMEngine& engine) {
-  const engine::EngineInfo& info = engine.info();
+void LogEngineInfo(const LLMEngine& engine) { LogEngineInfo(engine.model_config(), engine.info()); }
+
+void LogEngineInfo(const ModelConfig& model, const EngineInfo& info) {
   std::fprintf(stderr,
                "tessera: %s on %s, weights %.1f MiB (%s); KV cache %d blocks x %d = %lld tokens (%.1f MiB); "
                "max_model_len %d\n",
-               engine.model_config().architecture.c_str(), info.backend.c_str(), info.weight_bytes / 1048576.0,
+               model.architecture.c_str(), info.backend.c_str(), info.weight_bytes / 1048576.0,
                info.weight_dtype.c_str(), info.num_kv_blocks, info.block_size,
                static_cast<long long>(info.kv_capacity_tokens), info.kv_cache_bytes / 1048576.0, info.max_model_len);
 }
 
-}  // namespace tessera::cli
+}  // namespace tessera::engine

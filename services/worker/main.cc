@@ -1,0 +1,95 @@
+// tessera-worker: serves one model over gRPC (tessera.v1.Generation, tessera.v1.WorkerControl, grpc.health.v1).
+// SIGTERM or SIGINT drains: health turns NOT_SERVING, no new requests are admitted, in-flight ones get
+// --drain-grace-seconds to finish, then the process exits 0.
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/command_line.h"
+#include "common/status_macros.h"
+#include "services/worker/async_engine.h"
+#include "services/worker/engine/engine_flags.h"
+#include "services/worker/worker_server.h"
+
+namespace tessera::worker {
+namespace {
+
+std::vector<FlagSpec> WorkerFlagSpecs() {
+  std::vector<FlagSpec> specs = engine::EngineFlagSpecs();
+  specs.push_back({"host", true, "address to listen on (default 0.0.0.0)"});
+  specs.push_back({"port", true, "port to listen on (required; 0 picks a free one)"});
+  specs.push_back({"served-model-name", true, "model id clients use (default: the --model argument)"});
+  specs.push_back({"advertised-address", true, "host:port reported to the router (default: host:port bound)"});
+  specs.push_back({"max-in-flight-requests", true,
+                   "refuse requests beyond this many with RESOURCE_EXHAUSTED "
+                   "(default 0 = no limit)"});
+  specs.push_back({"drain-grace-seconds", true, "on SIGTERM, how long in-flight requests may run on (default 30)"});
+  specs.push_back({"help", false, "show this help"});
+  return specs;
+}
+
+absl::Status Run(int argc, char** argv) {
+  const std::vector<FlagSpec> specs = WorkerFlagSpecs();
+  ASSIGN_OR_RETURN(CommandLine flags, CommandLine::Parse(argc, argv, 1, specs));
+  if (flags.Has("help")) {
+    std::fprintf(stdout, "usage: tessera-worker --model DIR --port N [flags]\n%s", CommandLine::Usage(specs).c_str());
+    return absl::OkStatus();
+  }
+  if (!flags.positional().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", flags.positional()[0], "'"));
+  }
+  if (!flags.Has("port")) return absl::InvalidArgumentError("--port N is required");
+  ASSIGN_OR_RETURN(engine::EngineConfig config, engine::EngineConfigFromFlags(flags));
+  ASSIGN_OR_RETURN(int64_t port, flags.GetInt("port", 0));
+  ASSIGN_OR_RETURN(int64_t max_in_flight, flags.GetInt("max-in-flight-requests", 0));
+  ASSIGN_OR_RETURN(int64_t grace_seconds, flags.GetInt("drain-grace-seconds", 30));
+  if (max_in_flight < 0) return absl::InvalidArgumentError("--max-in-flight-requests must not be negative");
+  if (grace_seconds < 0) return absl::InvalidArgumentError("--drain-grace-seconds must not be negative");
+
+  // Signals are taken by sigwait below; every thread started from here on inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  AsyncEngineOptions engine_options;
+  engine_options.max_in_flight_requests = static_cast<int>(max_in_flight);
+  ASSIGN_OR_RETURN(std::unique_ptr<AsyncEngine> engine, AsyncEngine::Create(config, engine_options));
+  engine::LogEngineInfo(engine->model_config(), engine->info());
+
+  WorkerServerOptions server_options;
+  server_options.host = flags.GetString("host", server_options.host);
+  server_options.port = static_cast<int>(port);
+  server_options.served_model_name = flags.GetString("served-model-name", config.model);
+  server_options.advertised_address = flags.GetString("advertised-address");
+  ASSIGN_OR_RETURN(std::unique_ptr<WorkerServer> server, WorkerServer::Start(engine.get(), server_options));
+  std::fprintf(stderr, "tessera-worker: serving '%s' on %s\n", server_options.served_model_name.c_str(),
+               server->address().c_str());
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  std::fprintf(stderr, "tessera-worker: %s received, draining (up to %lld s)\n",
+               signal_number == SIGTERM ? "SIGTERM" : "SIGINT", static_cast<long long>(grace_seconds));
+  const auto grace = std::chrono::seconds(grace_seconds);
+  server->Drain(grace);
+  server->Shutdown(std::chrono::steady_clock::now() + grace);
+  server.reset();
+  engine.reset();
+  std::fprintf(stderr, "tessera-worker: stopped\n");
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace tessera::worker
+
+int main(int argc, char** argv) {
+  absl::Status status = tessera::worker::Run(argc, argv);
+  if (!status.ok()) {
+    std::fprintf(stderr, "tessera-worker: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}
