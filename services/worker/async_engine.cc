@@ -101,27 +101,9 @@ AsyncEngine::~AsyncEngine() {
 }
 
 absl::Status AsyncEngine::Validate(std::vector<int32_t>& prompt_token_ids, SamplingParams& params) const {
-  // The same checks, in the same order, as LLMEngine::AddRequest, so that its errors come back from Submit.
+  // The engine's own admission checks, run here so that their errors come back from Submit.
   RETURN_IF_ERROR(prompts_->PrepareParams(params));
-  RETURN_IF_ERROR(params.Validate());
-  RETURN_IF_ERROR(engine::ValidateAgainstModel(params, model_config_.vocab_size));
-  if (params.truncate_prompt_tokens && *params.truncate_prompt_tokens > 0 &&
-      static_cast<int>(prompt_token_ids.size()) > *params.truncate_prompt_tokens) {
-    prompt_token_ids.erase(prompt_token_ids.begin(), prompt_token_ids.end() - *params.truncate_prompt_tokens);
-  }
-  if (prompt_token_ids.empty()) return absl::InvalidArgumentError("prompt must contain at least one token");
-  for (int32_t id : prompt_token_ids) {
-    if (id < 0 || id >= model_config_.vocab_size) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("prompt token id ", id, " is outside the vocabulary [0, ", model_config_.vocab_size, ")"));
-    }
-  }
-  const int prompt_len = static_cast<int>(prompt_token_ids.size());
-  if (prompt_len >= info_.max_model_len) {
-    return absl::InvalidArgumentError(absl::StrCat("prompt has ", prompt_len, " tokens, but max_model_len is ",
-                                                   info_.max_model_len, " and at least one token must be generated"));
-  }
-  return engine::ValidateLength(params, prompt_len, info_.max_model_len);
+  return engine_->ValidateRequest(prompt_token_ids, params);
 }
 
 absl::StatusOr<std::shared_ptr<GenerationStream>> AsyncEngine::Submit(std::string request_id,
@@ -367,6 +349,8 @@ void AsyncEngine::Loop() {
     }
     if (engine_->HasUnfinishedRequests()) {
       absl::StatusOr<std::vector<RequestOutput>> step = engine_->Step();
+      // Readers woken by this step's output must already see the load it left (e.g. the KV blocks it took).
+      PublishLoad();
       absl::Status status = step.status();
       for (size_t i = 0; status.ok() && i < step->size(); ++i) status = Emit((*step)[i], stops);
       // Stop strings end sequences in the engine; a request whose last sequence ends so reports once more.

@@ -114,13 +114,9 @@ SamplingParams LLMEngine::DefaultSamplingParams() const {
   return ::tessera::engine::DefaultSamplingParams(generation_config_);
 }
 
-absl::Status LLMEngine::AddRequest(const std::string& request_id, std::vector<int32_t> prompt_token_ids,
-                                   const SamplingParams& params) {
+absl::Status LLMEngine::ValidateRequest(std::vector<int32_t>& prompt_token_ids, const SamplingParams& params) const {
   RETURN_IF_ERROR(params.Validate());
   RETURN_IF_ERROR(ValidateAgainstModel(params, model_config_.vocab_size));
-  if (requests_.contains(request_id)) {
-    return absl::AlreadyExistsError(absl::StrCat("request id '", request_id, "' is already in use"));
-  }
   if (params.truncate_prompt_tokens && *params.truncate_prompt_tokens > 0 &&
       static_cast<int>(prompt_token_ids.size()) > *params.truncate_prompt_tokens) {
     // Keep the last tokens, as vLLM does: the end of a prompt matters most for what follows.
@@ -139,7 +135,16 @@ absl::Status LLMEngine::AddRequest(const std::string& request_id, std::vector<in
                                                    info_.max_model_len,
                                                    " and at least one token must be generated"));
   }
-  RETURN_IF_ERROR(ValidateLength(params, prompt_len, info_.max_model_len));
+  return ValidateLength(params, prompt_len, info_.max_model_len);
+}
+
+absl::Status LLMEngine::AddRequest(const std::string& request_id, std::vector<int32_t> prompt_token_ids,
+                                   const SamplingParams& params) {
+  if (requests_.contains(request_id)) {
+    return absl::AlreadyExistsError(absl::StrCat("request id '", request_id, "' is already in use"));
+  }
+  RETURN_IF_ERROR(ValidateRequest(prompt_token_ids, params));
+  const int prompt_len = static_cast<int>(prompt_token_ids.size());
 
   auto parent = std::make_unique<ParentRequest>();
   parent->id = request_id;

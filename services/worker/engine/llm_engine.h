@@ -45,6 +45,10 @@ class LLMEngine {
   // Runs one step and reports every request that produced tokens or finished in it. A request with best_of > n
   // reports once, when all its sequences are done, with the n of highest cumulative logprob.
   absl::StatusOr<std::vector<RequestOutput>> Step();
+  // The checks AddRequest makes, without queueing anything: sampling parameters, prompt ids and lengths. Applies
+  // truncate_prompt_tokens to `prompt_token_ids`. Reads only configuration fixed at creation, so any thread may
+  // call it while another runs Step().
+  absl::Status ValidateRequest(std::vector<int32_t>& prompt_token_ids, const SamplingParams& params) const;
   // Ends a request's sequences at once and frees their blocks; unknown ids are ignored (it may have just
   // finished). Returns the final output, or nullopt for an unknown id.
   std::optional<RequestOutput> AbortRequest(const std::string& request_id);
