@@ -17,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "services/worker/engine/llm.h"
 #include "tools/tessera/commands.h"
+#include "tools/tessera/subcommand.h"
 #include "tools/tessera/engine_flags.h"
 
 namespace tessera::cli {
@@ -177,18 +178,8 @@ int RunBench(int argc, char** argv, int first) {
     PrintBenchUsage(stderr);
     return 2;
   }
-  const auto specs = ThroughputFlagSpecs();
-  absl::StatusOr<CommandLine> flags = CommandLine::Parse(argc, argv, first + 1, specs);
-  if (flags.ok() && flags->Has("help")) {
-    std::fprintf(stdout, "usage: tessera bench throughput --model DIR [flags]\n%s", CommandLine::Usage(specs).c_str());
-    return 0;
-  }
-  absl::Status status = flags.ok() ? Throughput(*flags) : flags.status();
-  if (!status.ok()) {
-    std::fprintf(stderr, "tessera bench throughput: %s\n", std::string(status.message()).c_str());
-    return 1;
-  }
-  return 0;
+  return RunSubcommand(argc, argv, first + 1, "bench throughput", "--model DIR [flags]", ThroughputFlagSpecs(),
+                       Throughput);
 }
 
 }  // namespace tessera::cli

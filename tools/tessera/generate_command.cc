@@ -17,6 +17,7 @@
 #include "services/worker/engine/sampling_params_json.h"
 #include "tools/tessera/commands.h"
 #include "tools/tessera/engine_flags.h"
+#include "tools/tessera/subcommand.h"
 
 namespace tessera::cli {
 namespace {
@@ -264,18 +265,7 @@ absl::Status Generate(const CommandLine& flags) {
 }  // namespace
 
 int RunGenerate(int argc, char** argv, int first) {
-  const auto specs = GenerateFlagSpecs();
-  absl::StatusOr<CommandLine> flags = CommandLine::Parse(argc, argv, first, specs);
-  if (flags.ok() && flags->Has("help")) {
-    std::fprintf(stdout, "usage: tessera generate --model DIR [flags]\n%s", CommandLine::Usage(specs).c_str());
-    return 0;
-  }
-  absl::Status status = flags.ok() ? Generate(*flags) : flags.status();
-  if (!status.ok()) {
-    std::fprintf(stderr, "tessera generate: %s\n", std::string(status.message()).c_str());
-    return 1;
-  }
-  return 0;
+  return RunSubcommand(argc, argv, first, "generate", "--model DIR [flags]", GenerateFlagSpecs(), Generate);
 }
 
 }  // namespace tessera::cli

@@ -25,7 +25,7 @@ constexpr Command kCommands[] = {
 void PrintUsage() {
   std::fprintf(stderr, "usage: tessera COMMAND [flags]   (tessera COMMAND --help for its flags)\n\ncommands:\n");
   for (const Command& c : kCommands)
-    std::fprintf(stderr, "  %-12.*s %.*s\n", static_cast<int>(c.name.size()), c.name.data(),
+    std::fprintf(stderr, "  %-14.*s %.*s\n", static_cast<int>(c.name.size()), c.name.data(),
                  static_cast<int>(c.help.size()), c.help.data());
 }
 

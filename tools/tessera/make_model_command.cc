@@ -19,6 +19,7 @@
 #include "services/worker/engine/models/llama.h"
 #include "services/worker/engine/weight_source.h"
 #include "tools/tessera/commands.h"
+#include "tools/tessera/subcommand.h"
 
 namespace tessera::cli {
 namespace {
@@ -172,7 +173,10 @@ absl::Status MakeModel(const CommandLine& flags) {
                      {"do_sample", false}};
   RETURN_IF_ERROR(WriteJson(dir / "generation_config.json", generation));
   if (flags.Has("tokenizer-from")) RETURN_IF_ERROR(CopyTokenizer(flags.GetString("tokenizer-from"), dir, model_config));
-  if (flags.Has("config-only")) return absl::OkStatus();
+  if (flags.Has("config-only")) {
+    std::printf("%s\n", out_dir.c_str());
+    return absl::OkStatus();
+  }
 
   // Weights are generated in float32 and converted to the checkpoint dtype before writing.
   engine::DummyWeightSource source(model_config, static_cast<uint64_t>(seed));
@@ -194,25 +198,15 @@ absl::Status MakeModel(const CommandLine& flags) {
     tensors.push_back({spec.name, dtype, spec.shape, data});
     weights.push_back(std::move(w));
   }
-  return WriteSafetensors((dir / "model.safetensors").string(), tensors, {{"format", "pt"}});
+  RETURN_IF_ERROR(WriteSafetensors((dir / "model.safetensors").string(), tensors, {{"format", "pt"}}));
+  std::printf("%s\n", out_dir.c_str());
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 int RunMakeModel(int argc, char** argv, int first) {
-  const auto specs = MakeModelFlagSpecs();
-  absl::StatusOr<CommandLine> flags = CommandLine::Parse(argc, argv, first, specs);
-  if (flags.ok() && flags->Has("help")) {
-    std::fprintf(stdout, "usage: tessera make-model --out DIR [flags]\n%s", CommandLine::Usage(specs).c_str());
-    return 0;
-  }
-  absl::Status status = flags.ok() ? MakeModel(*flags) : flags.status();
-  if (!status.ok()) {
-    std::fprintf(stderr, "tessera make-model: %s\n", std::string(status.message()).c_str());
-    return 1;
-  }
-  std::printf("%s\n", flags->GetString("out").c_str());
-  return 0;
+  return RunSubcommand(argc, argv, first, "make-model", "--out DIR [flags]", MakeModelFlagSpecs(), MakeModel);
 }
 
 }  // namespace tessera::cli

@@ -15,6 +15,7 @@
 #include "common/tokenizer/tokenizer.h"
 #include "nlohmann/json.hpp"
 #include "tools/tessera/commands.h"
+#include "tools/tessera/subcommand.h"
 
 namespace tessera::cli {
 namespace {
@@ -101,25 +102,6 @@ absl::Status RenderChatTemplate(const CommandLine& flags) {
   ASSIGN_OR_RETURN(std::vector<int32_t> ids, tokenizer->Encode(text, /*add_special_tokens=*/false));
   PrintJson({{"text", text}, {"ids", ids}});
   return absl::OkStatus();
-}
-
-int RunSubcommand(int argc, char** argv, int first, const char* name, const char* usage,
-                  const std::vector<FlagSpec>& specs, absl::Status (*run)(const CommandLine&)) {
-  absl::StatusOr<CommandLine> flags = CommandLine::Parse(argc, argv, first, specs);
-  if (flags.ok() && flags->Has("help")) {
-    std::fprintf(stdout, "usage: tessera %s %s\n%s", name, usage, CommandLine::Usage(specs).c_str());
-    return 0;
-  }
-  absl::Status status = flags.status();
-  if (status.ok() && !flags->positional().empty()) {
-    status = absl::InvalidArgumentError(CatMessage("unexpected argument '", flags->positional().front(), "'"));
-  }
-  if (status.ok()) status = run(*flags);
-  if (!status.ok()) {
-    std::fprintf(stderr, "tessera %s: %s\n", name, std::string(status.message()).c_str());
-    return 1;
-  }
-  return 0;
 }
 
 }  // namespace
