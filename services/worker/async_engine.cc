@@ -74,11 +74,24 @@ absl::StatusOr<std::unique_ptr<AsyncEngine>> AsyncEngine::Create(const engine::E
                                                                  const AsyncEngineOptions& options) {
   ASSIGN_OR_RETURN(auto engine, engine::LLMEngine::Create(config));
   ASSIGN_OR_RETURN(auto prompts, engine::PromptProcessor::Create(config.model));
-  return std::unique_ptr<AsyncEngine>(new AsyncEngine(config, options, std::move(engine), std::move(prompts)));
+  std::unique_ptr<engine::EngineMetrics> metrics;
+  if (options.metrics_registry != nullptr) {
+    const std::string model_name = options.metrics_model_name.empty() ? config.model : options.metrics_model_name;
+    ASSIGN_OR_RETURN(metrics, engine::EngineMetrics::Create(*options.metrics_registry, model_name,
+                                                            engine->info().max_model_len));
+    engine::CacheConfigInfo cache;
+    cache.block_size = engine->info().block_size;
+    cache.num_gpu_blocks = engine->info().num_kv_blocks;
+    cache.enable_prefix_caching = config.enable_prefix_caching;
+    metrics->RecordCacheConfig(cache);
+  }
+  return std::unique_ptr<AsyncEngine>(
+      new AsyncEngine(config, options, std::move(engine), std::move(prompts), std::move(metrics)));
 }
 
 AsyncEngine::AsyncEngine(const engine::EngineConfig& config, const AsyncEngineOptions& options,
-                         std::unique_ptr<engine::LLMEngine> engine, std::unique_ptr<engine::PromptProcessor> prompts)
+                         std::unique_ptr<engine::LLMEngine> engine, std::unique_ptr<engine::PromptProcessor> prompts,
+                         std::unique_ptr<engine::EngineMetrics> metrics)
     : config_(config),
       options_(options),
       engine_(std::move(engine)),
@@ -86,7 +99,12 @@ AsyncEngine::AsyncEngine(const engine::EngineConfig& config, const AsyncEngineOp
       default_params_(engine_->DefaultSamplingParams()),
       info_(engine_->info()),
       model_config_(engine_->model_config()),
-      output_processor_(prompts_->tokenizer()) {
+      output_processor_(prompts_->tokenizer()),
+      metrics_(std::move(metrics)) {
+  recorded_preemptions_ = engine_->num_preemptions();
+  recorded_prefix_cache_queries_ = engine_->block_manager().prefix_cache_queries();
+  recorded_prefix_cache_hits_ = engine_->block_manager().prefix_cache_hits();
+  RecordStepMetrics();
   PublishLoad();
   thread_ = std::thread([this] { Loop(); });
 }
@@ -206,6 +224,28 @@ void AsyncEngine::PublishLoad() {
   load_ = load;
 }
 
+void AsyncEngine::RecordStepMetrics() {
+  if (metrics_ == nullptr) return;
+  const int64_t preemptions = engine_->num_preemptions();
+  const int64_t queries = engine_->block_manager().prefix_cache_queries();
+  const int64_t hits = engine_->block_manager().prefix_cache_hits();
+  engine::EngineStepStats stats;
+  stats.num_running = engine_->num_running();
+  stats.num_waiting = engine_->num_waiting();
+  stats.kv_cache_usage = engine_->kv_cache_usage();
+  stats.num_preemptions = preemptions - recorded_preemptions_;
+  stats.prefix_cache_queries = queries - recorded_prefix_cache_queries_;
+  stats.prefix_cache_hits = hits - recorded_prefix_cache_hits_;
+  recorded_preemptions_ = preemptions;
+  recorded_prefix_cache_queries_ = queries;
+  recorded_prefix_cache_hits_ = hits;
+  metrics_->RecordStep(stats);
+}
+
+void AsyncEngine::RecordOutputMetrics(const RequestOutput& output) {
+  if (metrics_ != nullptr) metrics_->RecordOutput(output);
+}
+
 void AsyncEngine::Forget(const std::string& request_id) {
   active_.erase(request_id);
   output_processor_.RemoveRequest(request_id);
@@ -220,6 +260,8 @@ void AsyncEngine::Forget(const std::string& request_id) {
 }
 
 absl::Status AsyncEngine::Emit(RequestOutput& output, std::vector<StopStringMatch>& stops) {
+  // Every output the engine reports counts, whether or not a stream still waits for it.
+  RecordOutputMetrics(output);
   auto it = active_.find(output.request_id);
   if (it == active_.end()) return absl::OkStatus();
   ActiveRequest& active = it->second;
@@ -293,7 +335,11 @@ void AsyncEngine::FailAll(const absl::Status& status) {
   std::vector<std::string> ids;
   for (const auto& [id, active] : active_) ids.push_back(id);
   for (const std::string& id : ids) {
-    engine_->AbortRequest(id);
+    if (std::optional<RequestOutput> final_output = engine_->AbortRequest(id)) {
+      for (engine::CompletionOutput& c : final_output->outputs) c.num_new_tokens = 0;
+      final_output->finished = true;
+      RecordOutputMetrics(*final_output);
+    }
     GenerationUpdate update;
     update.finished = true;
     update.error = status;
@@ -364,6 +410,7 @@ void AsyncEngine::Loop() {
       stops.clear();
       if (!status.ok()) FailAll(absl::InternalError(absl::StrCat("engine step failed: ", status.message())));
     }
+    RecordStepMetrics();
     PublishLoad();
   }
 }

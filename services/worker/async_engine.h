@@ -18,7 +18,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/metrics/registry.h"
 #include "services/worker/engine/engine_config.h"
+#include "services/worker/engine/engine_metrics.h"
 #include "services/worker/engine/llm_engine.h"
 #include "services/worker/engine/output_processor.h"
 #include "services/worker/engine/prompt_processor.h"
@@ -98,6 +100,11 @@ struct EngineLoad {
 struct AsyncEngineOptions {
   // Requests in flight beyond this are refused with ResourceExhausted; 0 = no limit.
   int max_in_flight_requests = 0;
+  // When set, the engine thread feeds the engine's Prometheus series (EngineMetrics) into this registry, which
+  // must outlive the engine.
+  metrics::Registry* metrics_registry = nullptr;
+  // The series' model_name label; empty means the --model argument (config.model).
+  std::string metrics_model_name;
 };
 
 class AsyncEngine {
@@ -147,7 +154,8 @@ class AsyncEngine {
   };
 
   AsyncEngine(const engine::EngineConfig& config, const AsyncEngineOptions& options,
-              std::unique_ptr<engine::LLMEngine> engine, std::unique_ptr<engine::PromptProcessor> prompts);
+              std::unique_ptr<engine::LLMEngine> engine, std::unique_ptr<engine::PromptProcessor> prompts,
+              std::unique_ptr<engine::EngineMetrics> metrics);
   absl::Status Validate(std::vector<int32_t>& prompt_token_ids, engine::SamplingParams& params) const;
 
   // Engine thread.
@@ -158,6 +166,9 @@ class AsyncEngine {
   void FailAll(const absl::Status& status);
   void Forget(const std::string& request_id);
   void PublishLoad();
+  // Feeds the metrics (when configured) with the scheduler state and what changed since the previous step.
+  void RecordStepMetrics();
+  void RecordOutputMetrics(const engine::RequestOutput& output);
 
   const engine::EngineConfig config_;
   const AsyncEngineOptions options_;
@@ -171,6 +182,11 @@ class AsyncEngine {
   engine::OutputProcessor output_processor_;
   absl::flat_hash_map<std::string, ActiveRequest> active_;
   std::vector<std::string> text_deltas_;
+  std::unique_ptr<engine::EngineMetrics> metrics_;  // null without a registry
+  // Engine totals at the previous RecordStepMetrics, for the per-step deltas the metrics take.
+  int64_t recorded_preemptions_ = 0;
+  int64_t recorded_prefix_cache_queries_ = 0;
+  int64_t recorded_prefix_cache_hits_ = 0;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;  // the engine thread waits for work

@@ -8,6 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/command_line.h"
+#include "common/metrics/metrics_http_server.h"
+#include "common/metrics/process_collector.h"
+#include "common/metrics/registry.h"
 #include "common/status_macros.h"
 #include "services/worker/async_engine.h"
 #include "services/worker/engine/engine_flags.h"
@@ -26,6 +29,8 @@ std::vector<FlagSpec> WorkerFlagSpecs() {
                    "refuse requests beyond this many with RESOURCE_EXHAUSTED "
                    "(default 0 = no limit)"});
   specs.push_back({"drain-grace-seconds", true, "on SIGTERM, how long in-flight requests may run on (default 30)"});
+  specs.push_back({"metrics-port", true,
+                   "serve Prometheus metrics at GET /metrics on this port (same host; default: no metrics endpoint)"});
   specs.push_back({"help", false, "show this help"});
   return specs;
 }
@@ -47,6 +52,11 @@ absl::Status Run(int argc, char** argv) {
   ASSIGN_OR_RETURN(int64_t grace_seconds, flags.GetInt("drain-grace-seconds", 30));
   if (max_in_flight < 0) return absl::InvalidArgumentError("--max-in-flight-requests must not be negative");
   if (grace_seconds < 0) return absl::InvalidArgumentError("--drain-grace-seconds must not be negative");
+  ASSIGN_OR_RETURN(int64_t metrics_port, flags.GetInt("metrics-port", -1));
+  if (flags.Has("metrics-port") && (metrics_port < 0 || metrics_port > 65535)) {
+    return absl::InvalidArgumentError("--metrics-port must be between 0 and 65535");
+  }
+  const std::string served_model_name = flags.GetString("served-model-name", config.model);
 
   // Signals are taken by sigwait below; every thread started from here on inherits the blocked mask.
   sigset_t signals;
@@ -57,17 +67,31 @@ absl::Status Run(int argc, char** argv) {
 
   AsyncEngineOptions engine_options;
   engine_options.max_in_flight_requests = static_cast<int>(max_in_flight);
+  // Declared before the engine and the server so that it outlives both.
+  metrics::Registry registry;
+  std::unique_ptr<metrics::MetricsHttpServer> metrics_server;
+  if (flags.Has("metrics-port")) {
+    RETURN_IF_ERROR(metrics::AddProcessCollector(registry));
+    engine_options.metrics_registry = &registry;
+    engine_options.metrics_model_name = served_model_name;
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<AsyncEngine> engine, AsyncEngine::Create(config, engine_options));
   engine::LogEngineInfo(engine->model_config(), engine->info());
 
   WorkerServerOptions server_options;
   server_options.host = flags.GetString("host", server_options.host);
   server_options.port = static_cast<int>(port);
-  server_options.served_model_name = flags.GetString("served-model-name", config.model);
+  server_options.served_model_name = served_model_name;
   server_options.advertised_address = flags.GetString("advertised-address");
   ASSIGN_OR_RETURN(std::unique_ptr<WorkerServer> server, WorkerServer::Start(engine.get(), server_options));
   std::fprintf(stderr, "tessera-worker: serving '%s' on %s\n", server_options.served_model_name.c_str(),
                server->address().c_str());
+  if (flags.Has("metrics-port")) {
+    ASSIGN_OR_RETURN(metrics_server, metrics::MetricsHttpServer::Start(&registry, server_options.host,
+                                                                       static_cast<uint16_t>(metrics_port)));
+    std::fprintf(stderr, "tessera-worker: metrics at http://%s:%d/metrics\n", server_options.host.c_str(),
+                 static_cast<int>(metrics_server->port()));
+  }
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
@@ -78,6 +102,7 @@ absl::Status Run(int argc, char** argv) {
   server->Shutdown(std::chrono::steady_clock::now() + grace);
   server.reset();
   engine.reset();
+  if (metrics_server) metrics_server->Stop();
   std::fprintf(stderr, "tessera-worker: stopped\n");
   return absl::OkStatus();
 }

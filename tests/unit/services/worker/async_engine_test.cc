@@ -1,5 +1,5 @@
 // AsyncEngine without gRPC: synchronous validation before admission, aborts that end the stream and free the KV
-// cache, the in-flight limit, and draining with a grace period.
+// cache, the in-flight limit, draining with a grace period, and the engine metrics fed from the engine thread.
 #include "services/worker/async_engine.h"
 
 #include <chrono>
@@ -131,6 +131,58 @@ TEST(AsyncEngineTest, DrainRefusesNewRequestsAndAbortsAfterTheGracePeriod) {
   ASSERT_TRUE(all.finished);
   EXPECT_EQ(all.sequences.at(0).finish_reason, engine::FinishReason::kAbort);
   EXPECT_TRUE(engine->WaitIdle(Clock::now() + std::chrono::seconds(10)));
+}
+
+}  // namespace
+}  // namespace tessera::worker
+
+namespace tessera::worker {
+namespace {
+
+TEST(AsyncEngineMetricsTest, CountsGeneratedTokensAndFinishedRequests) {
+  metrics::Registry registry;
+  AsyncEngineOptions options;
+  options.metrics_registry = &registry;
+  options.metrics_model_name = "tiny";
+  auto engine = MakeEngine(options);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_THAT(registry.Render(), HasSubstr("tessera_generation_tokens_total{model_name=\"tiny\"} 0\n"));
+
+  auto first = engine->Submit("first", {1, 2, 3, 4}, Greedy(*engine, 5));
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = engine->Submit("second", {5, 6, 7}, Greedy(*engine, 3));
+  ASSERT_TRUE(second.ok()) << second.status();
+  const GenerationUpdate first_all = ReadAll(**first);
+  const GenerationUpdate second_all = ReadAll(**second);
+  ASSERT_TRUE(first_all.finished && second_all.finished);
+  ASSERT_EQ(first_all.num_completion_tokens + second_all.num_completion_tokens, 8);
+  ASSERT_TRUE(engine->WaitIdle(Clock::now() + std::chrono::seconds(10)));
+
+  const std::string text = registry.Render();
+  EXPECT_THAT(text, HasSubstr("tessera_generation_tokens_total{model_name=\"tiny\"} 8\n"));
+  EXPECT_THAT(text, HasSubstr("tessera_prompt_tokens_total{model_name=\"tiny\"} 7\n"));
+  EXPECT_THAT(text, HasSubstr("tessera_request_success_total{model_name=\"tiny\",finished_reason=\"length\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("tessera_cache_config_info{"));
+}
+
+TEST(AsyncEngineMetricsTest, CountsAbortedRequests) {
+  metrics::Registry registry;
+  AsyncEngineOptions options;
+  options.metrics_registry = &registry;
+  options.metrics_model_name = "tiny";
+  auto engine = MakeEngine(options);
+  ASSERT_NE(engine, nullptr);
+  auto stream = engine->Submit("long", {3, 1, 4, 1, 5}, Greedy(*engine, 4000));
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  // Wait for the first tokens so that the request is inside the engine when the abort comes.
+  std::optional<GenerationUpdate> update;
+  while (!update) update = (*stream)->Next(Clock::now() + std::chrono::seconds(60));
+  engine->Abort("long");
+  const GenerationUpdate rest = ReadAll(**stream);
+  ASSERT_TRUE(rest.finished);
+  ASSERT_TRUE(engine->WaitIdle(Clock::now() + std::chrono::seconds(10)));
+  EXPECT_THAT(registry.Render(),
+              HasSubstr("tessera_request_success_total{model_name=\"tiny\",finished_reason=\"abort\"} 1\n"));
 }
 
 }  // namespace
