@@ -27,6 +27,8 @@
 #include <boost/beast/http.hpp>
 
 #include "common/json_util.h"
+#include "common/metrics/metrics_http_server.h"
+#include "common/metrics/process_collector.h"
 #include "nlohmann/json.hpp"
 #include "services/gateway/auth.h"
 #include "services/gateway/backend_client.h"
@@ -59,6 +61,23 @@ std::string_view PathOf(const Request& request) {
   return query == std::string_view::npos ? target : target.substr(0, query);
 }
 
+// The connection's stream, plus the status of the response last written on it, which the request metrics take.
+class Connection : public beast::tcp_stream {
+ public:
+  using beast::tcp_stream::tcp_stream;
+  http::status response_status = http::status::unknown;
+};
+
+// The handler label: the routes served, everything else as "other", so that scanners probing random paths cannot
+// grow the number of series without bound.
+std::string_view HandlerLabel(std::string_view path) {
+  for (std::string_view route :
+       {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/version", "/metrics"}) {
+    if (path == route) return route;
+  }
+  return "other";
+}
+
 // Whether the client disconnected while its request waits on the backend. Shared by the handler and the watcher
 // coroutine; both run on the connection's strand.
 struct DisconnectWatch {
@@ -74,9 +93,23 @@ class HttpServer::Impl {
       : options_(std::move(options)),
         authenticator_(options_.api_keys),
         backend_(std::move(stub), options_.request_timeout),
+        registry_(options_.metrics_registry != nullptr ? options_.metrics_registry : &own_registry_),
         acceptor_(io_context_) {}
 
   absl::Status Listen() {
+    if (registry_ == &own_registry_) {
+      if (absl::Status status = metrics::AddProcessCollector(own_registry_); !status.ok()) return status;
+    }
+    absl::StatusOr<metrics::CounterFamily*> requests = registry_->AddCounter(
+        "http_requests_total", "Total number of HTTP requests by handler, method and status.",
+        {"handler", "method", "status"});
+    if (!requests.ok()) return requests.status();
+    requests_total_ = *requests;
+    absl::StatusOr<metrics::HistogramFamily*> durations = registry_->AddHistogram(
+        "http_request_duration_seconds", "Duration of HTTP requests in seconds, until the response is written.",
+        {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}, {"handler"});
+    if (!durations.ok()) return durations.status();
+    request_duration_ = *durations;
     beast::error_code ec;
     const asio::ip::address address = asio::ip::make_address(options_.host, ec);
     if (ec) return absl::InvalidArgumentError(CatMessage("--host '", options_.host, "' is not an IP address"));
@@ -130,7 +163,7 @@ class HttpServer::Impl {
 
   // One connection: requests are read and answered in order until the client or an error ends it.
   asio::awaitable<void> Session(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
+    Connection stream(std::move(socket));
     beast::flat_buffer buffer;
     for (;;) {
       http::request_parser<http::string_body> parser;
@@ -146,6 +179,10 @@ class HttpServer::Impl {
         break;
       }
       if (ec) break;
+      const auto started = std::chrono::steady_clock::now();
+      const std::string handler(HandlerLabel(PathOf(parser.get())));
+      const std::string method = MethodLabel(parser.get());
+      stream.response_status = http::status::unknown;
       if (!parser.is_done()) {
         const auto expect = parser.get().find(http::field::expect);
         if (expect != parser.get().end() && beast::iequals(expect->value(), "100-continue")) {
@@ -159,16 +196,36 @@ class HttpServer::Impl {
         co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
         if (ec == http::error::body_limit) {
           co_await WriteTooLarge(stream);
+          RecordRequest(handler, method, stream.response_status, started);
           break;
         }
         if (ec) break;
       }
       Request request = parser.release();
       const bool keep_alive = co_await Handle(stream, request);
+      RecordRequest(handler, method, stream.response_status, started);
       if (!keep_alive) break;
     }
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  static std::string MethodLabel(const Request& request) {
+    // Unknown methods would let clients invent label values.
+    return request.method() == http::verb::unknown ? "other" : std::string(request.method_string());
+  }
+
+  // A request whose response never went out (the client left first) counts with status 499, as nginx logs it.
+  void RecordRequest(const std::string& handler, const std::string& method, http::status status,
+                     std::chrono::steady_clock::time_point started) {
+    const int code = status == http::status::unknown ? 499 : static_cast<int>(status);
+    if (absl::StatusOr<metrics::Counter*> counter = requests_total_->WithLabels({handler, method, std::to_string(code)});
+        counter.ok()) {
+      (*counter)->Increment();
+    }
+    if (absl::StatusOr<metrics::Histogram*> histogram = request_duration_->WithLabels({handler}); histogram.ok()) {
+      (*histogram)->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
   }
 
   void AddCommonHeaders(http::fields& fields) const {
@@ -180,7 +237,7 @@ class HttpServer::Impl {
   }
 
   // Writes a whole response; returns whether the connection stays open.
-  asio::awaitable<bool> Write(beast::tcp_stream& stream, const Request& request, http::status status,
+  asio::awaitable<bool> Write(Connection& stream, const Request& request, http::status status,
                               std::string body, std::string_view content_type, bool allow_keep_alive = true) {
     http::response<http::string_body> response(status, request.version());
     AddCommonHeaders(response.base());
@@ -188,6 +245,7 @@ class HttpServer::Impl {
     response.keep_alive(allow_keep_alive && request.keep_alive());
     response.body() = std::move(body);
     response.prepare_payload();
+    stream.response_status = status;
     beast::error_code ec;
     stream.expires_after(ToSteady(options_.write_timeout));
     co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
@@ -195,13 +253,13 @@ class HttpServer::Impl {
   }
 
   // Callers pass named errors: g++ 12 destroys temporaries bound to a coroutine's reference parameters twice.
-  asio::awaitable<bool> WriteError(beast::tcp_stream& stream, const Request& request, const ApiError& error) {
+  asio::awaitable<bool> WriteError(Connection& stream, const Request& request, const ApiError& error) {
     std::string body = error.ToJson();
     co_return co_await Write(stream, request, static_cast<http::status>(error.http_status), std::move(body),
                              kJsonContentType);
   }
 
-  asio::awaitable<void> WriteTooLarge(beast::tcp_stream& stream) {
+  asio::awaitable<void> WriteTooLarge(Connection& stream) {
     Request request;
     request.version(11);
     request.keep_alive(false);
@@ -211,13 +269,17 @@ class HttpServer::Impl {
     co_await Write(stream, request, http::status::payload_too_large, std::move(body), kJsonContentType, false);
   }
 
-  asio::awaitable<bool> Handle(beast::tcp_stream& stream, const Request& request) {
+  asio::awaitable<bool> Handle(Connection& stream, const Request& request) {
     const std::string_view path = PathOf(request);
     const http::verb method = request.method();
 
     if (method == http::verb::options) co_return co_await Preflight(stream, request);
     // Probes and scrapes stay open; everything else needs a key when keys are configured.
     if (path == "/health" && method == http::verb::get) co_return co_await Health(stream, request);
+    if (path == "/metrics" && method == http::verb::get) {
+      std::string text = registry_->Render();
+      co_return co_await Write(stream, request, http::status::ok, std::move(text), metrics::kTextFormatContentType);
+    }
     if (path == "/version" && method == http::verb::get) {
       std::string version = R"({"version":"0.1.0"})";
       co_return co_await Write(stream, request, http::status::ok, std::move(version), kJsonContentType);
@@ -249,14 +311,14 @@ class HttpServer::Impl {
     co_return co_await WriteError(stream, request, error);
   }
 
-  asio::awaitable<bool> MethodNotAllowed(beast::tcp_stream& stream, const Request& request, std::string_view allow) {
+  asio::awaitable<bool> MethodNotAllowed(Connection& stream, const Request& request, std::string_view allow) {
     const ApiError error{405, CatMessage("method ", std::string(request.method_string()), " is not allowed; use ",
                                          allow),
                          std::nullopt};
     co_return co_await WriteError(stream, request, error);
   }
 
-  asio::awaitable<bool> Preflight(beast::tcp_stream& stream, const Request& request) {
+  asio::awaitable<bool> Preflight(Connection& stream, const Request& request) {
     http::response<http::empty_body> response(http::status::no_content, request.version());
     AddCommonHeaders(response.base());
     if (!options_.cors_origin.empty()) {
@@ -269,6 +331,7 @@ class HttpServer::Impl {
     response.set(http::field::allow, "GET, POST, OPTIONS");
     response.keep_alive(request.keep_alive());
     response.prepare_payload();
+    stream.response_status = http::status::no_content;
     beast::error_code ec;
     stream.expires_after(ToSteady(options_.write_timeout));
     co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
@@ -305,7 +368,7 @@ class HttpServer::Impl {
     });
   }
 
-  asio::awaitable<bool> Health(beast::tcp_stream& stream, const Request& request) {
+  asio::awaitable<bool> Health(Connection& stream, const Request& request) {
     ModelsResult result = co_await ListModels(options_.health_timeout);
     if (!result.first.ok()) {
       const ApiError error{503, CatMessage("backend unavailable: ", result.first.error_message()), std::nullopt};
@@ -314,7 +377,7 @@ class HttpServer::Impl {
     co_return co_await Write(stream, request, http::status::ok, std::string(), std::string_view());
   }
 
-  asio::awaitable<bool> Models(beast::tcp_stream& stream, const Request& request) {
+  asio::awaitable<bool> Models(Connection& stream, const Request& request) {
     ModelsResult result = co_await ListModels(options_.request_timeout);
     if (!result.first.ok()) {
       const ApiError error = ApiErrorFromGrpc(result.first);
@@ -355,7 +418,7 @@ class HttpServer::Impl {
     call->Cancel();
   }
 
-  asio::awaitable<bool> Generate(beast::tcp_stream& stream, const Request& request, Endpoint endpoint) {
+  asio::awaitable<bool> Generate(Connection& stream, const Request& request, Endpoint endpoint) {
     absl::StatusOr<OpenAIRequest> parsed = endpoint == Endpoint::kChatCompletions
                                                ? ParseChatCompletionRequest(request.body())
                                                : ParseCompletionRequest(request.body());
@@ -396,7 +459,7 @@ class HttpServer::Impl {
     }
   }
 
-  asio::awaitable<bool> Collect(beast::tcp_stream& stream, const Request& request, const ResponseContext& context,
+  asio::awaitable<bool> Collect(Connection& stream, const Request& request, const ResponseContext& context,
                                 GenerateStream& call, DisconnectWatch& watch, asio::steady_timer& wakeup) {
     CompletionAccumulator accumulator(context);
     for (;;) {
@@ -413,7 +476,7 @@ class HttpServer::Impl {
     }
   }
 
-  asio::awaitable<bool> WriteChunk(beast::tcp_stream& stream, const std::string& data) {
+  asio::awaitable<bool> WriteChunk(Connection& stream, const std::string& data) {
     beast::error_code ec;
     stream.expires_after(ToSteady(options_.write_timeout));
     auto chunk = http::make_chunk(asio::buffer(data));
@@ -421,7 +484,7 @@ class HttpServer::Impl {
     co_return !ec;
   }
 
-  asio::awaitable<bool> Stream(beast::tcp_stream& stream, const Request& request, const ResponseContext& context,
+  asio::awaitable<bool> Stream(Connection& stream, const Request& request, const ResponseContext& context,
                                GenerateStream& call, DisconnectWatch& watch, asio::steady_timer& wakeup) {
     StreamChunkBuilder builder(context);
     bool headers_sent = false;
@@ -440,6 +503,7 @@ class HttpServer::Impl {
         response.set(http::field::cache_control, "no-cache");
         response.keep_alive(request.keep_alive());
         response.chunked(true);
+        stream.response_status = http::status::ok;
         http::response_serializer<http::empty_body> serializer(response);
         beast::error_code ec;
         stream.expires_after(ToSteady(options_.write_timeout));
@@ -479,6 +543,10 @@ class HttpServer::Impl {
   HttpServerOptions options_;
   ApiKeyAuthenticator authenticator_;
   BackendClient backend_;
+  metrics::Registry own_registry_;
+  metrics::Registry* registry_;
+  metrics::CounterFamily* requests_total_ = nullptr;
+  metrics::HistogramFamily* request_duration_ = nullptr;
   asio::io_context io_context_;
   tcp::acceptor acceptor_;
   uint16_t port_ = 0;

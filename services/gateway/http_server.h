@@ -1,5 +1,6 @@
 // The gateway's HTTP/1.1 server (Boost.Beast on Asio coroutines): OpenAI routes translated onto the backend's
-// tessera.v1.Generation API, SSE streaming, keep-alive, body and header limits, Bearer API keys and CORS.
+// tessera.v1.Generation API, SSE streaming, keep-alive, body and header limits, Bearer API keys, CORS, and
+// Prometheus metrics of every request at GET /metrics.
 // Boost stays inside http_server.cc; this header only carries the options and the lifetime.
 #pragma once
 
@@ -11,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/metrics/registry.h"
 #include "tessera/v1/generation.grpc.pb.h"
 
 namespace tessera::gateway {
@@ -27,6 +29,9 @@ struct HttpServerOptions {
   absl::Duration health_timeout = absl::Seconds(5);
   size_t max_body_bytes = 32u << 20;
   int io_threads = 2;
+  // Where the HTTP metrics go and what GET /metrics renders; it must outlive the server. Null: the server keeps
+  // its own registry, with the process_* metrics. A caller's registry gets no process collector from here.
+  metrics::Registry* metrics_registry = nullptr;
 };
 
 class HttpServer {

@@ -226,6 +226,22 @@ TEST_F(GatewayHttpTest, NonStreamingChatCompletion) {
   EXPECT_EQ(sent.chat().messages(0).content(), "hi");
 }
 
+TEST_F(GatewayHttpTest, MetricsCountEveryRequestWithoutAuthentication) {
+  ASSERT_EQ(Post("/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"hi"}]})").status,
+            200);
+  ASSERT_EQ(Exchange(port_, "GET", "/v1/models", "").status, 401);
+  ASSERT_EQ(Exchange(port_, "GET", "/no/such/route", "", "Authorization: Bearer sk-test\r\n").status, 404);
+  const HttpReply reply = Exchange(port_, "GET", "/metrics", "");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_THAT(reply.headers, HasSubstr("Content-Type: text/plain; version=0.0.4"));
+  EXPECT_THAT(reply.body, HasSubstr(
+      "http_requests_total{handler=\"/v1/chat/completions\",method=\"POST\",status=\"200\"} 1\n"));
+  EXPECT_THAT(reply.body, HasSubstr("http_requests_total{handler=\"/v1/models\",method=\"GET\",status=\"401\"} 1\n"));
+  EXPECT_THAT(reply.body, HasSubstr("http_requests_total{handler=\"other\",method=\"GET\",status=\"404\"} 1\n"));
+  EXPECT_THAT(reply.body, HasSubstr("http_request_duration_seconds_count{handler=\"/v1/chat/completions\"} 1\n"));
+  EXPECT_THAT(reply.body, HasSubstr("process_cpu_seconds_total "));
+}
+
 TEST_F(GatewayHttpTest, StreamingChatCompletionAsServerSentEvents) {
   const HttpReply reply = Post("/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],
                                  "stream":true,"stream_options":{"include_usage":true}})");
