@@ -4,24 +4,11 @@
 # clear errors for bad flags. Needs only bash and coreutils (no python/node), so it runs on a bare CI image.
 set -euo pipefail
 
-: "${TESSERA_BIN:?set TESSERA_BIN to the tessera binary}"
-: "${TESSERA_FIXTURES_DIR:?set TESSERA_FIXTURES_DIR to tests/fixtures}"
+source "$(dirname "$0")/lib/checks.bash"
 
-WORK_DIR="$(mktemp -d)"
-trap 'rm -rf "$WORK_DIR"' EXIT
 MODEL="$TESSERA_FIXTURES_DIR/models/tiny-llama"
 # A small KV cache keeps start-up quick on a shared CI machine.
 KV_FLAGS=(--kv-cache-memory 16777216)
-FAILURES=0
-
-fail() {
-  echo "FAIL: $*" >&2
-  FAILURES=$((FAILURES + 1))
-}
-
-pass() {
-  echo "ok: $*"
-}
 
 # The value of the integer JSON field $1 in file $2 (empty when missing).
 json_int() {
@@ -90,36 +77,6 @@ for flag in --input-len --output-len --num-prompts --seed --output-json --max-nu
   grep -qF -- "$flag" "$WORK_DIR/help" || fail "bench throughput --help does not list $flag"
 done
 
-# Runs tessera and expects failure whose stderr contains every argument before `--`.
-expect_error() {
-  local name="$1"
-  shift
-  local -a patterns=()
-  while [[ "$1" != "--" ]]; do
-    patterns+=("$1")
-    shift
-  done
-  shift
-  local rc=0
-  "$TESSERA_BIN" "$@" >"$WORK_DIR/stdout" 2>"$WORK_DIR/stderr" || rc=$?
-  if [[ "$rc" == 0 ]]; then
-    fail "$name: exited 0, expected an error"
-    return
-  fi
-  if [[ "$rc" -ge 128 ]]; then
-    fail "$name: crashed (exit $rc): $(cat "$WORK_DIR/stderr")"
-    return
-  fi
-  local pattern
-  for pattern in "${patterns[@]}"; do
-    if ! grep -qF -- "$pattern" "$WORK_DIR/stderr"; then
-      fail "$name: stderr lacks '$pattern': $(cat "$WORK_DIR/stderr")"
-      return
-    fi
-  done
-  pass "$name"
-}
-
 expect_error "unknown bench subcommand" "latency" -- bench latency --model "$MODEL"
 expect_error "missing --model" "--model" -- bench throughput --input-len 4
 expect_error "zero --num-prompts" "--num-prompts" -- \
@@ -132,8 +89,4 @@ expect_error "unwritable --output-json" "--output-json" -- \
   bench throughput --model "$MODEL" "${KV_FLAGS[@]}" --num-prompts 1 --input-len 4 --output-len 2 \
   --output-json "$WORK_DIR/no/such/dir/out.json"
 
-if [[ "$FAILURES" -gt 0 ]]; then
-  echo "$FAILURES check(s) failed" >&2
-  exit 1
-fi
-echo "all cli_bench checks passed"
+finish "cli_bench"

@@ -4,24 +4,11 @@
 # Needs only bash and coreutils (no python/node), so it runs on a bare CI image.
 set -euo pipefail
 
-: "${TESSERA_BIN:?set TESSERA_BIN to the tessera binary}"
-: "${TESSERA_FIXTURES_DIR:?set TESSERA_FIXTURES_DIR to tests/fixtures}"
+source "$(dirname "$0")/lib/checks.bash"
 
-WORK_DIR="$(mktemp -d)"
-trap 'rm -rf "$WORK_DIR"' EXIT
 # Every run gets a small KV cache (the default 1 GiB would make each process slow to start on a shared CI machine)
 # and greedy decoding (the CLI otherwise samples with the model's generation_config defaults, as vLLM does).
 KV_FLAGS=(--kv-cache-memory 16777216 --temperature 0)
-FAILURES=0
-
-fail() {
-  echo "FAIL: $*" >&2
-  FAILURES=$((FAILURES + 1))
-}
-
-pass() {
-  echo "ok: $*"
-}
 
 # Prints the comma-separated contents of the JSON array named $1 in the JSON line $2 (empty for an empty array).
 json_array() {
@@ -87,37 +74,6 @@ check_json_lines() {
     return
   fi
   pass "$name"
-}
-
-# Runs generate and expects failure: non-zero exit and stderr containing every remaining argument after `--`.
-# Usage: expect_error NAME PATTERN... -- GENERATE_ARGS...
-expect_error() {
-  local name="$1"
-  shift
-  local -a patterns=()
-  while [[ "$1" != "--" ]]; do
-    patterns+=("$1")
-    shift
-  done
-  shift
-  local rc=0
-  "$TESSERA_BIN" "$@" >"$WORK_DIR/stdout" 2>"$WORK_DIR/stderr" || rc=$?
-  if [[ "$rc" == 0 ]]; then
-    fail "$name: exited 0, expected an error"
-    return
-  fi
-  if grep -qi "segmentation\|core dumped\|terminate called" "$WORK_DIR/stderr" || [[ "$rc" -ge 128 ]]; then
-    fail "$name: crashed (exit $rc): $(cat "$WORK_DIR/stderr")"
-    return
-  fi
-  local pattern
-  for pattern in "${patterns[@]}"; do
-    if ! grep -qF -- "$pattern" "$WORK_DIR/stderr"; then
-      fail "$name: stderr lacks '$pattern': $(cat "$WORK_DIR/stderr")"
-      return
-    fi
-  done
-  pass "$name (exit $rc: $(tail -n 1 "$WORK_DIR/stderr"))"
 }
 
 # A 3-prompt batch used for every preset.
@@ -264,8 +220,4 @@ if [[ -d "$base" ]]; then
   expect_error "unknown command" "frobnicate" -- frobnicate
 fi
 
-if [[ "$FAILURES" -gt 0 ]]; then
-  echo "$FAILURES check(s) failed" >&2
-  exit 1
-fi
-echo "all cli_generate checks passed"
+finish "cli_generate"

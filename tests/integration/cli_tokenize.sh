@@ -5,22 +5,9 @@
 # the rest is checked by round trips between the three commands. Needs only bash and coreutils.
 set -euo pipefail
 
-: "${TESSERA_BIN:?set TESSERA_BIN to the tessera binary}"
-: "${TESSERA_FIXTURES_DIR:?set TESSERA_FIXTURES_DIR to tests/fixtures}"
+source "$(dirname "$0")/lib/checks.bash"
 
 MODEL="$TESSERA_FIXTURES_DIR/models/tiny-qwen3"
-WORK_DIR="$(mktemp -d)"
-trap 'rm -rf "$WORK_DIR"' EXIT
-FAILURES=0
-
-fail() {
-  echo "FAIL: $*" >&2
-  FAILURES=$((FAILURES + 1))
-}
-
-pass() {
-  echo "ok: $*"
-}
 
 # Runs tessera with the remaining arguments and compares its stdout with $2 (exactly, as one JSON line). $1 names
 # the case.
@@ -33,21 +20,6 @@ expect_output() {
   fi
   if [[ "$actual" != "$expected" ]]; then
     fail "$name: got $actual, expected $expected"
-    return
-  fi
-  pass "$name"
-}
-
-# Runs tessera expecting a failure whose stderr contains $2.
-expect_error() {
-  local name="$1" message="$2"
-  shift 2
-  if "$TESSERA_BIN" "$@" >"$WORK_DIR/stdout" 2>"$WORK_DIR/stderr"; then
-    fail "$name: succeeded, expected an error ($(cat "$WORK_DIR/stdout"))"
-    return
-  fi
-  if ! grep -qF -- "$message" "$WORK_DIR/stderr"; then
-    fail "$name: error '$(cat "$WORK_DIR/stderr")' lacks '$message'"
     return
   fi
   pass "$name"
@@ -151,20 +123,16 @@ else
 fi
 
 # --- errors are clear messages, never crashes ----------------------------------------------------------------------
-expect_error "tokenize without --model" "--model DIR is required" tokenize --text hi
-expect_error "tokenize missing folder" "tokenizer.json" tokenize --model "$WORK_DIR/nowhere" --text hi
-expect_error "tokenize unknown flag" "--bogus" tokenize --model "$MODEL" --bogus
-expect_error "detokenize without --ids" "--ids 1,2,3 is required" detokenize --model "$MODEL"
-expect_error "detokenize bad ids" "--ids" detokenize --model "$MODEL" --ids 1,x,3
+expect_error "tokenize without --model" "--model DIR is required" -- tokenize --text hi
+expect_error "tokenize missing folder" "tokenizer.json" -- tokenize --model "$WORK_DIR/nowhere" --text hi
+expect_error "tokenize unknown flag" "--bogus" -- tokenize --model "$MODEL" --bogus
+expect_error "detokenize without --ids" "--ids 1,2,3 is required" -- detokenize --model "$MODEL"
+expect_error "detokenize bad ids" "--ids" -- detokenize --model "$MODEL" --ids 1,x,3
 printf 'not json' >"$WORK_DIR/bad.json"
-expect_error "chat-template bad messages file" "not valid JSON" chat-template --model "$MODEL" --messages "$WORK_DIR/bad.json"
-expect_error "chat-template missing messages file" "nowhere.json" \
+expect_error "chat-template bad messages file" "not valid JSON" -- chat-template --model "$MODEL" --messages "$WORK_DIR/bad.json"
+expect_error "chat-template missing messages file" "nowhere.json" -- \
   chat-template --model "$MODEL" --messages "$WORK_DIR/nowhere.json"
-expect_error "chat-template bad kwargs" "--kwargs must be a JSON object" \
+expect_error "chat-template bad kwargs" "--kwargs must be a JSON object" -- \
   chat-template --model "$MODEL" --messages "$WORK_DIR/messages.json" --kwargs '[1]'
 
-if [[ "$FAILURES" -gt 0 ]]; then
-  echo "$FAILURES check(s) failed" >&2
-  exit 1
-fi
-echo "all tokenize/detokenize/chat-template checks passed"
+finish "tokenize/detokenize/chat-template"
