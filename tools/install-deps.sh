@@ -9,6 +9,7 @@ packages=(
   clang-14 libclang-rt-14-dev
   prometheus
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libboost1.81-dev
+  libcurl4-openssl-dev libssl-dev
 )
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
@@ -20,4 +21,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update
   $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+# Node.js and npm run the end-to-end tests with the official OpenAI SDK; a machine that already has them (from any
+# source) keeps its own.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update
+  $sudo apt-get install -y --no-install-recommends nodejs npm
 fi
