@@ -3,13 +3,13 @@
 # too when /usr/local/cuda is present). Safe to run again: apt skips what is installed.
 set -euo pipefail
 packages=(
-  build-essential cmake ninja-build ccache pkg-config git xz-utils curl
+  build-essential cmake ninja-build ccache pkg-config git xz-utils curl unzip
   libabsl-dev nlohmann-json3-dev libpcre2-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   prometheus
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libboost1.81-dev
-  libcurl4-openssl-dev libssl-dev
+  libcurl4-openssl-dev libssl-dev openssl
 )
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
