@@ -4,8 +4,9 @@
 // termination leaves time to drain.
 //
 // Usage: node check-chart.mjs RENDERED.yaml [--namespace NS] [--existing-secret NAME]
-//          [--statefulsets N] [--gpus STATEFULSET_SUFFIX=N]... [--kinds K,K] [--absent-kinds K,K]
-// Prints one line per failed check and exits 1 when any fails.
+//          [--statefulsets N] [--gpus STATEFULSET_SUFFIX=N]... [--kinds K,K] [--absent-kinds K,K] [--print-flags FILE]
+// Prints one line per failed check and exits 1 when any fails. --print-flags writes "PROGRAM --flag..." lines, one
+// per container running a Tessera program, for the caller to check against the programs' --help.
 import fs from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 
@@ -21,6 +22,7 @@ while (args.length > 0) {
   else if (flag === '--gpus') options.gpus.push(value.split('='));
   else if (flag === '--kinds') options.kinds.push(...value.split(','));
   else if (flag === '--absent-kinds') options.absentKinds.push(...value.split(','));
+  else if (flag === '--print-flags') options.printFlags = value;
   else {
     console.error(`unknown flag ${flag}`);
     process.exit(2);
@@ -68,6 +70,12 @@ for (const w of workloads) {
   if (podSecurity.runAsNonRoot !== true) fail(`${name(w)}: pod securityContext.runAsNonRoot is not true`);
   if (!(podSecurity.runAsUser > 0)) fail(`${name(w)}: pod runs as root (runAsUser ${podSecurity.runAsUser})`);
   if (!(pod.terminationGracePeriodSeconds > 0)) fail(`${name(w)}: no terminationGracePeriodSeconds`);
+  for (const c of pod.containers) {
+    const drain = Number(argValue(c, '--drain-grace-seconds'));
+    if (drain >= 0 && !(pod.terminationGracePeriodSeconds > drain)) {
+      fail(`${name(w)}: terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} leaves no time after a ${drain} s drain`);
+    }
+  }
   const volumes = new Map((pod.volumes || []).map((v) => [v.name, v]));
   const containers = [...(pod.initContainers || []).map((c) => [c, true]), ...pod.containers.map((c) => [c, false])];
   for (const [c, isInit] of containers) {
@@ -233,6 +241,18 @@ for (const monitor of [...ofKind('ServiceMonitor'), ...ofKind('PodMonitor')]) {
   }
 }
 
+if (options.printFlags) {
+  const lines = [];
+  for (const w of workloads) {
+    for (const c of [...(w.spec.template.spec.initContainers || []), ...w.spec.template.spec.containers]) {
+      const command = (c.command || [])[0];
+      if (!/^tessera(-worker|-router|-gateway)?$/.test(command || '')) continue;
+      const program = command === 'tessera' ? `tessera/${c.args[0]}` : command;
+      lines.push(`${program} ${(c.args || []).filter((a) => String(a).startsWith('--')).join(' ')}`);
+    }
+  }
+  fs.writeFileSync(options.printFlags, lines.join('\n') + '\n');
+}
 for (const f of failures) console.log(`FAIL ${f}`);
 console.log(`${docs.length} objects checked, ${failures.length} problem(s)`);
 process.exit(failures.length > 0 ? 1 : 0);
