@@ -153,6 +153,8 @@ expect_refused "two weight sources" 'source' \
 expect_refused "no models" 'models' 'models: []'
 expect_refused "misspelt gateway setting" 'Additional property replicas is not allowed' 'gateway: {replicas: 3}'
 expect_refused "unknown routing policy" 'policy' 'router: {policy: random}'
+expect_refused "two models with one name" 'both make the StatefulSet name' \
+  'models: [{name: m, source: {demo: {}}}, {name: m, source: {hostPath: {path: /m}}}]'
 expect_refused "model name that is no DNS label" 'models.0.name' \
   'models: [{name: Llama_3, source: {demo: {}}}]'
 
