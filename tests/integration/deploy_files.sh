@@ -128,13 +128,24 @@ done
 [[ "$status" == 200 ]] || die "chat request through the gateway: HTTP $status $(cat "$WORK_DIR/chat.out" 2>/dev/null)"
 pass "a streamed chat completion went through the gateway"
 
-scraped=()
-for url in "${metrics_urls[@]}"; do
-  file="$WORK_DIR/metrics-${#scraped[@]}.txt"
-  curl -sSf --max-time 30 "$url" >"$file" || die "could not scrape $url"
-  scraped+=("$file")
+# Series of the finished request (e.g. the router's per-status counter) may be recorded just after the response
+# ends: scrape again, for up to 20 s, until every name is there.
+dashboard_ok=0
+for ((attempt = 0; attempt < 40; attempt++)); do
+  scraped=()
+  for url in "${metrics_urls[@]}"; do
+    file="$WORK_DIR/metrics-${#scraped[@]}.txt"
+    curl -sSf --max-time 30 "$url" >"$file" || die "could not scrape $url"
+    scraped+=("$file")
+  done
+  if node "$DEPLOY_DIR/dashboard-metrics.mjs" "$DASHBOARD" "${skip[@]}" "${scraped[@]}" >"$WORK_DIR/dashboard.log" 2>&1
+  then
+    dashboard_ok=1
+    break
+  fi
+  sleep 0.5
 done
-if node "$DEPLOY_DIR/dashboard-metrics.mjs" "$DASHBOARD" "${skip[@]}" "${scraped[@]}" >"$WORK_DIR/dashboard.log" 2>&1; then
+if [[ "$dashboard_ok" == 1 ]]; then
   pass "dashboard: $(tail -n 1 "$WORK_DIR/dashboard.log") ($(node "$DEPLOY_DIR/dashboard-metrics.mjs" "$DASHBOARD" | tr '\n' ' '))"
 else
   fail "dashboard: $(cat "$WORK_DIR/dashboard.log")"
