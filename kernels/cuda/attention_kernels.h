@@ -48,9 +48,15 @@ size_t PagedAttentionWorkspaceBytes(int max_num_seqs, int num_q_heads, int num_k
                                     int max_seq_len);
 
 // Enqueues the attention of one batch on `stream`. Returns cudaErrorInvalidValue for arguments the kernels do not
-// support (head_dim other than 64/128, Hq not a multiple of Hk, misaligned rows), else the launch status. Sequence
-// metadata is read on the device only; it is trusted to be consistent (the CPU backend validates the same batches).
+// support (head_dim other than 64/128, Hq not a multiple of Hk, misaligned rows, scale not positive), else the
+// launch status. Sequence metadata is read on the device only; it is trusted to be consistent (the CPU backend
+// validates the same batches).
 cudaError_t LaunchPagedAttention(const PagedAttentionArgs& args, cudaStream_t stream);
+
+// The prefill kernel (which handles any batch, decode included) with one of its tile shapes: 0 is the one
+// LaunchPagedAttention uses; head_dim 128 has alternatives 1..PagedPrefillVariantCount-1. For tests and benchmarks.
+int PagedPrefillVariantCount(int head_dim);
+cudaError_t LaunchPagedPrefillVariant(const PagedAttentionArgs& args, int variant, cudaStream_t stream);
 
 // How a batch would be split, exposed for tests and benchmarks: 1 means the decode kernel writes the output itself.
 int PagedDecodeSplitCount(const PagedAttentionArgs& args);

@@ -120,6 +120,7 @@ __device__ __forceinline__ void ZeroUnownedRows(const AttentionParams& p) {
 
 // Launches of each kernel family (paged_decode_attention.cu, paged_prefill_attention.cu); `p` is complete.
 cudaError_t LaunchPagedDecode(const AttentionParams& p, int head_dim, cudaStream_t stream);
-cudaError_t LaunchPagedPrefill(const AttentionParams& p, int head_dim, int max_query_len, cudaStream_t stream);
+cudaError_t LaunchPagedPrefill(const AttentionParams& p, int head_dim, int max_query_len, int variant,
+                               cudaStream_t stream);
 
 }  // namespace tessera::kernels::cuda::attention

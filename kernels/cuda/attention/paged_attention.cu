@@ -85,9 +85,14 @@ int PagedDecodeSplitCount(const PagedAttentionArgs& args) {
       .splits;
 }
 
-cudaError_t LaunchPagedAttention(const PagedAttentionArgs& args, cudaStream_t stream) {
+namespace {
+
+// kAuto picks the kernel family from the batch; otherwise the prefill kernel runs with that tile variant.
+constexpr int kAuto = -1;
+
+cudaError_t Launch(const PagedAttentionArgs& args, int prefill_variant, cudaStream_t stream) {
   const int d = args.head_dim;
-  if ((d != 64 && d != 128) || args.num_q_heads <= 0 || args.num_kv_heads <= 0 ||
+  if (!(args.scale > 0.0f) || (d != 64 && d != 128) || args.num_q_heads <= 0 || args.num_kv_heads <= 0 ||
       args.num_q_heads % args.num_kv_heads != 0 || args.block_size <= 0 || args.num_seqs < 0 ||
       args.num_tokens < 0 || args.max_query_len < 0 || args.max_seq_len < 0) {
     return cudaErrorInvalidValue;
@@ -127,7 +132,7 @@ cudaError_t LaunchPagedAttention(const PagedAttentionArgs& args, cudaStream_t st
   p.num_splits = 1;
   p.split_tokens = std::max(args.max_seq_len, 1);
 
-  if (args.max_query_len <= 1) {
+  if (prefill_variant == kAuto && args.max_query_len <= 1) {
     const DecodeSplit split = ChooseSplit(args.num_seqs, args.num_q_heads, args.num_kv_heads, d, args.max_seq_len,
                                           SmCount(), args.workspace ? args.workspace_bytes : 0);
     p.num_splits = split.splits;
@@ -138,7 +143,21 @@ cudaError_t LaunchPagedAttention(const PagedAttentionArgs& args, cudaStream_t st
     }
     return attention::LaunchPagedDecode(p, d, stream);
   }
-  return attention::LaunchPagedPrefill(p, d, args.max_query_len, stream);
+  return attention::LaunchPagedPrefill(p, d, std::max(args.max_query_len, 1),
+                                       prefill_variant == kAuto ? 0 : prefill_variant, stream);
+}
+
+}  // namespace
+
+cudaError_t LaunchPagedAttention(const PagedAttentionArgs& args, cudaStream_t stream) {
+  return Launch(args, kAuto, stream);
+}
+
+int PagedPrefillVariantCount(int head_dim) { return head_dim == 128 ? 3 : 1; }
+
+cudaError_t LaunchPagedPrefillVariant(const PagedAttentionArgs& args, int variant, cudaStream_t stream) {
+  if (variant < 0 || variant >= PagedPrefillVariantCount(args.head_dim)) return cudaErrorInvalidValue;
+  return Launch(args, variant, stream);
 }
 
 }  // namespace tessera::kernels::cuda

@@ -137,18 +137,16 @@ __global__ void __launch_bounds__(kWarps * 32) PagedPrefillKernel(const Attentio
       }
     }
 
+    // Scores stay unscaled until the exponent, where scale * log2(e) folds into one multiply-add (scale > 0).
     const int key0 = n * kBlockN;
-    const bool needs_mask = key0 + kBlockN - 1 > min_pos;
+    if (key0 + kBlockN - 1 > min_pos) {
 #pragma unroll
-    for (int j = 0; j < kBlockN / 8; ++j) {
+      for (int j = 0; j < kBlockN / 8; ++j) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        float v = s[j][e] * p.scale_log2;
-        if (needs_mask) {
+        for (int e = 0; e < 4; ++e) {
           const int key = key0 + j * 8 + 2 * (lane % 4) + (e & 1);
-          if (key > row_pos[e / 2]) v = kNegInf;
+          if (key > row_pos[e / 2]) s[j][e] = kNegInf;
         }
-        s[j][e] = v;
       }
     }
 
@@ -160,13 +158,14 @@ __global__ void __launch_bounds__(kWarps * 32) PagedPrefillKernel(const Attentio
       tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
       tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
       const float new_max = fmaxf(row_max[i], tile_max);
-      const float base = new_max == kNegInf ? 0.0f : new_max;  // a row with nothing visible yet stays at zero
-      const float rescale = FastExp2(row_max[i] - base);
+      // A row with nothing visible yet keeps a zero base so that its weights stay zero rather than NaN.
+      const float base = new_max == kNegInf ? 0.0f : new_max * p.scale_log2;
+      const float rescale = FastExp2(row_max[i] * p.scale_log2 - base);
       float tile_sum = 0.0f;
 #pragma unroll
       for (int j = 0; j < kBlockN / 8; ++j) {
-        s[j][2 * i] = FastExp2(s[j][2 * i] - base);
-        s[j][2 * i + 1] = FastExp2(s[j][2 * i + 1] - base);
+        s[j][2 * i] = FastExp2(fmaf(s[j][2 * i], p.scale_log2, -base));
+        s[j][2 * i + 1] = FastExp2(fmaf(s[j][2 * i + 1], p.scale_log2, -base));
         tile_sum += s[j][2 * i] + s[j][2 * i + 1];
       }
       row_sum[i] = row_sum[i] * rescale + tile_sum;
@@ -250,9 +249,22 @@ cudaError_t LaunchPrefillShape(const AttentionParams& p, int max_query_len, cuda
 
 }  // namespace
 
-cudaError_t LaunchPagedPrefill(const AttentionParams& p, int head_dim, int max_query_len, cudaStream_t stream) {
-  if (head_dim == 128) return LaunchPrefillShape<128, 8, 64>(p, max_query_len, stream);
-  if (head_dim == 64) return LaunchPrefillShape<64, 8, 64>(p, max_query_len, stream);
+cudaError_t LaunchPagedPrefill(const AttentionParams& p, int head_dim, int max_query_len, int variant,
+                               cudaStream_t stream) {
+  // Variants of the tile shape for D = 128, compared by tools/bench/attention_bench.cc; 0 is the default.
+  if (head_dim == 128) {
+    switch (variant) {
+      case 0:
+        return LaunchPrefillShape<128, 8, 64>(p, max_query_len, stream);
+      case 1:
+        return LaunchPrefillShape<128, 4, 64>(p, max_query_len, stream);
+      case 2:
+        return LaunchPrefillShape<128, 8, 32>(p, max_query_len, stream);
+      default:
+        return cudaErrorInvalidValue;
+    }
+  }
+  if (head_dim == 64 && variant == 0) return LaunchPrefillShape<64, 8, 64>(p, max_query_len, stream);
   return cudaErrorInvalidValue;
 }
 

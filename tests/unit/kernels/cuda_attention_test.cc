@@ -88,6 +88,7 @@ struct Options {
   int q_extra_columns = 0;      // q rows wider than Hq * D, as when q is a view of the fused QKV output
   bool use_workspace = true;    // false forces the unsplit decode kernel
   float q_range = 2.0f;         // larger values make the softmax peakier
+  int prefill_variant = -1;     // >= 0: run the prefill kernel with this tile shape whatever the batch
 };
 
 struct Result {
@@ -140,7 +141,9 @@ Result RunCase(const std::vector<SeqSpec>& seqs, const Shape& shape, const Optio
     for (int b = 0; b < (seqs[s].context + bs - 1) / bs; ++b) {
       const int block = block_ids[next_block++];
       tables[static_cast<size_t>(s) * max_blocks + b] = block;
-      for (int i = 0; i < bs && b * bs + i < seqs[s].context; ++i) slot_used[static_cast<size_t>(block) * bs + i] = true;
+      for (int i = 0; i < bs && b * bs + i < seqs[s].context; ++i) {
+        slot_used[static_cast<size_t>(block) * bs + i] = true;
+      }
     }
   }
 
@@ -197,7 +200,11 @@ Result RunCase(const std::vector<SeqSpec>& seqs, const Shape& shape, const Optio
 
   Result result;
   result.splits = PagedDecodeSplitCount(args);
-  EXPECT_EQ(LaunchPagedAttention(args, nullptr), cudaSuccess);
+  if (options.prefill_variant >= 0) {
+    EXPECT_EQ(LaunchPagedPrefillVariant(args, options.prefill_variant, nullptr), cudaSuccess);
+  } else {
+    EXPECT_EQ(LaunchPagedAttention(args, nullptr), cudaSuccess);
+  }
   EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   const std::vector<uint16_t> out = out_dev.Download<uint16_t>(static_cast<size_t>(num_tokens) * hq * d);
 
@@ -281,7 +288,7 @@ void ExpectClose(const Result& r, const std::string& what) {
 
 std::string Describe(const Shape& s, const Options& o) {
   return absl::StrCat("Hq=", s.num_q_heads, " Hk=", s.num_kv_heads, " D=", s.head_dim, " block=", s.block_size,
-                      " workspace=", o.use_workspace);
+                      " workspace=", o.use_workspace, " prefill variant=", o.prefill_variant);
 }
 
 // A context length in [lo, hi] that is not a multiple of the block size.
@@ -309,8 +316,11 @@ TEST(CudaAttentionTest, DecodeMatchesReferenceSplitAndUnsplit) {
       Options options;
       options.use_workspace = workspace;
       const Result r = RunCase(seqs, shape, options, seed++);
-      if (workspace) EXPECT_GT(r.splits, 1) << Describe(shape, options);
-      if (!workspace) EXPECT_EQ(r.splits, 1) << Describe(shape, options);
+      if (workspace) {
+        EXPECT_GT(r.splits, 1) << Describe(shape, options);
+      } else {
+        EXPECT_EQ(r.splits, 1) << Describe(shape, options);
+      }
       ExpectClose(r, Describe(shape, options));
     }
   }
@@ -376,6 +386,23 @@ TEST(CudaAttentionTest, LongPrefillWithPeakySoftmax) {
   ExpectClose(RunCase({{1100, 1000}}, shape, options, 300), Describe(shape, options));
 }
 
+TEST(CudaAttentionTest, EveryPrefillTileShapeMatchesReference) {
+  SKIP_WITHOUT_GPU();
+  uint32_t seed = 400;
+  for (int d : {64, 128}) {
+    for (int variant = 0; variant < PagedPrefillVariantCount(d); ++variant) {
+      Options options;
+      options.prefill_variant = variant;
+      options.padding_rows = 2;
+      const Shape shape{8, 2, d};
+      // Decodes, a chunk over a prefix and a fresh prompt in one batch, then decodes alone.
+      ExpectClose(RunCase({{700, 1}, {901, 190}, {260, 260}, {33, 1}}, shape, options, seed++),
+                  Describe(shape, options));
+      ExpectClose(RunCase({{1, 1}, {2345, 1}}, shape, options, seed++), Describe(shape, options));
+    }
+  }
+}
+
 TEST(CudaAttentionTest, RejectsUnsupportedShapes) {
   SKIP_WITHOUT_GPU();
   PagedAttentionArgs args;
@@ -387,6 +414,11 @@ TEST(CudaAttentionTest, RejectsUnsupportedShapes) {
   args.head_dim = 128;
   args.num_kv_heads = 3;
   EXPECT_EQ(LaunchPagedAttention(args, nullptr), cudaErrorInvalidValue);
+  args.num_kv_heads = 2;
+  args.scale = 0.0f;
+  EXPECT_EQ(LaunchPagedAttention(args, nullptr), cudaErrorInvalidValue);
+  args.scale = 1.0f;
+  EXPECT_EQ(LaunchPagedPrefillVariant(args, PagedPrefillVariantCount(128), nullptr), cudaErrorInvalidValue);
 }
 
 }  // namespace
