@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
+
+#include "common/json_util.h"
 
 namespace tessera::gateway {
 
@@ -20,18 +23,40 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return result == 0;
 }
 
+namespace {
+
+std::string_view Trim(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  return text;
+}
+
+}  // namespace
+
 std::vector<std::string> ParseApiKeyList(std::string_view comma_separated) {
   std::vector<std::string> keys;
   size_t start = 0;
   while (start <= comma_separated.size()) {
     size_t end = comma_separated.find(',', start);
     if (end == std::string_view::npos) end = comma_separated.size();
-    std::string_view item = comma_separated.substr(start, end - start);
-    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) item.remove_prefix(1);
-    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) item.remove_suffix(1);
+    const std::string_view item = Trim(comma_separated.substr(start, end - start));
     if (!item.empty()) keys.emplace_back(item);
     start = end + 1;
   }
+  return keys;
+}
+
+absl::StatusOr<std::vector<std::string>> ReadApiKeyFile(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return absl::NotFoundError(CatMessage("cannot read the API key file '", path, "'"));
+  std::vector<std::string> keys;
+  std::string line;
+  while (std::getline(file, line)) {
+    const std::string_view key = Trim(line);
+    if (!key.empty() && key.front() != '#') keys.emplace_back(key);
+  }
+  if (file.bad()) return absl::DataLossError(CatMessage("error while reading the API key file '", path, "'"));
+  if (keys.empty()) return absl::InvalidArgumentError(CatMessage("the API key file '", path, "' holds no key"));
   return keys;
 }
 

@@ -1,10 +1,13 @@
-// Bearer API-key authentication for the gateway. Keys come from --api-key or TESSERA_API_KEYS (comma-separated);
-// comparison takes the same time whatever the mismatch, so response timing leaks nothing about a key.
+// Bearer API-key authentication for the gateway. Keys come from --api-key or TESSERA_API_KEYS (comma-separated) and
+// --api-key-file (one per line); comparison takes the same time whatever the mismatch, so response timing leaks
+// nothing about a key.
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "absl/status/statusor.h"
 
 namespace tessera::gateway {
 
@@ -13,6 +16,10 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
 // Splits "k1,k2" into keys, trimming blanks and dropping empty items.
 std::vector<std::string> ParseApiKeyList(std::string_view comma_separated);
+
+// Reads one key per line; blank lines and lines starting with '#' are skipped, surrounding blanks trimmed. A file
+// that cannot be read, or holds no key, is an error naming the path (a typo must not leave the gateway open).
+absl::StatusOr<std::vector<std::string>> ReadApiKeyFile(const std::string& path);
 
 class ApiKeyAuthenticator {
  public:

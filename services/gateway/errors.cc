@@ -20,7 +20,12 @@ std::string ApiError::ToJson() const {
 }
 
 absl::Status InvalidParam(std::string_view param, std::string_view message) {
-  absl::Status status(absl::StatusCode::kInvalidArgument, absl::string_view(message.data(), message.size()));
+  return WithParam(absl::Status(absl::StatusCode::kInvalidArgument, absl::string_view(message.data(), message.size())),
+                   param);
+}
+
+absl::Status WithParam(absl::Status status, std::string_view param) {
+  if (status.ok()) return status;
   status.SetPayload(kParamPayloadUrl, absl::Cord(absl::string_view(param.data(), param.size())));
   return status;
 }
@@ -100,6 +105,11 @@ ApiError ApiErrorFromStatus(const absl::Status& status) {
 
 ApiError ApiErrorFromGrpc(const grpc::Status& status) {
   return ApiError{HttpStatusForGrpc(status.error_code()), status.error_message(), std::nullopt};
+}
+
+absl::Status StatusFromGrpc(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(static_cast<int>(status.error_code())), status.error_message());
 }
 
 }  // namespace tessera::gateway

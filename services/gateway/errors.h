@@ -24,6 +24,8 @@ struct ApiError {
 
 // InvalidArgument whose payload names `param`; becomes a 400 with "param" set.
 absl::Status InvalidParam(std::string_view param, std::string_view message);
+// `status` with its payload naming `param` (e.g. a 404 for an unknown "model").
+absl::Status WithParam(absl::Status status, std::string_view param);
 // The param recorded by InvalidParam, if any.
 std::optional<std::string> ParamOf(const absl::Status& status);
 
@@ -37,5 +39,8 @@ std::string_view ErrorTypeForHttpStatus(int http_status);
 
 ApiError ApiErrorFromStatus(const absl::Status& status);
 ApiError ApiErrorFromGrpc(const grpc::Status& status);
+
+// The same code and message as an absl::Status (the two share the canonical numbering).
+absl::Status StatusFromGrpc(const grpc::Status& status);
 
 }  // namespace tessera::gateway

@@ -33,6 +33,7 @@
 #include "services/gateway/auth.h"
 #include "services/gateway/backend_client.h"
 #include "services/gateway/errors.h"
+#include "services/gateway/model_catalog.h"
 #include "services/gateway/openai_response.h"
 #include "services/gateway/openai_schema.h"
 
@@ -71,8 +72,8 @@ class Connection : public beast::tcp_stream {
 // The handler label: the routes served, everything else as "other", so that scanners probing random paths cannot
 // grow the number of series without bound.
 std::string_view HandlerLabel(std::string_view path) {
-  for (std::string_view route :
-       {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/version", "/metrics"}) {
+  for (std::string_view route : {"/v1/chat/completions", "/v1/completions", "/v1/models", "/tokenize", "/detokenize",
+                                 "/health", "/version", "/metrics"}) {
     if (path == route) return route;
   }
   return "other";
@@ -94,6 +95,7 @@ class HttpServer::Impl {
         authenticator_(options_.api_keys),
         backend_(std::move(stub), options_.request_timeout),
         registry_(options_.metrics_registry != nullptr ? options_.metrics_registry : &own_registry_),
+        catalog_(options_.model_list_max_age),
         acceptor_(io_context_) {}
 
   absl::Status Listen() {
@@ -228,19 +230,35 @@ class HttpServer::Impl {
     }
   }
 
-  void AddCommonHeaders(http::fields& fields) const {
-    fields.set(http::field::server, kServerName);
-    if (!options_.cors_origin.empty()) {
-      fields.set(http::field::access_control_allow_origin, options_.cors_origin);
-      if (options_.cors_origin != "*") fields.set(http::field::vary, "Origin");
+  // The Access-Control-Allow-Origin value for this request, or empty when CORS is off or its origin not allowed.
+  std::string AllowedOrigin(const Request& request) const {
+    if (options_.cors_origins.empty()) return {};
+    for (const std::string& allowed : options_.cors_origins) {
+      if (allowed == "*") return allowed;
     }
+    const auto origin = request.find(http::field::origin);
+    if (origin == request.end()) return {};
+    const std::string_view value(origin->value().data(), origin->value().size());
+    for (const std::string& allowed : options_.cors_origins) {
+      if (allowed == value) return allowed;
+    }
+    return {};
+  }
+
+  void AddCommonHeaders(http::fields& fields, const Request& request) const {
+    fields.set(http::field::server, kServerName);
+    if (options_.cors_origins.empty()) return;
+    const std::string origin = AllowedOrigin(request);
+    if (!origin.empty()) fields.set(http::field::access_control_allow_origin, origin);
+    // The answer depends on the request's Origin unless every origin is allowed; caches must keep them apart.
+    if (origin != "*") fields.set(http::field::vary, "Origin");
   }
 
   // Writes a whole response; returns whether the connection stays open.
   asio::awaitable<bool> Write(Connection& stream, const Request& request, http::status status,
                               std::string body, std::string_view content_type, bool allow_keep_alive = true) {
     http::response<http::string_body> response(status, request.version());
-    AddCommonHeaders(response.base());
+    AddCommonHeaders(response.base(), request);
     if (!content_type.empty()) response.set(http::field::content_type, content_type);
     response.keep_alive(allow_keep_alive && request.keep_alive());
     response.body() = std::move(body);
@@ -306,6 +324,14 @@ class HttpServer::Impl {
       if (method != http::verb::get) co_return co_await MethodNotAllowed(stream, request, "GET");
       co_return co_await Models(stream, request);
     }
+    if (path == "/tokenize") {
+      if (method != http::verb::post) co_return co_await MethodNotAllowed(stream, request, "POST");
+      co_return co_await Tokenize(stream, request);
+    }
+    if (path == "/detokenize") {
+      if (method != http::verb::post) co_return co_await MethodNotAllowed(stream, request, "POST");
+      co_return co_await Detokenize(stream, request);
+    }
     const ApiError error{404, CatMessage("route ", std::string(request.method_string()), " ", path, " not found"),
                          std::nullopt};
     co_return co_await WriteError(stream, request, error);
@@ -320,8 +346,8 @@ class HttpServer::Impl {
 
   asio::awaitable<bool> Preflight(Connection& stream, const Request& request) {
     http::response<http::empty_body> response(http::status::no_content, request.version());
-    AddCommonHeaders(response.base());
-    if (!options_.cors_origin.empty()) {
+    AddCommonHeaders(response.base(), request);
+    if (!AllowedOrigin(request).empty()) {
       response.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
       const auto requested = request.find(http::field::access_control_request_headers);
       response.set(http::field::access_control_allow_headers,
@@ -358,14 +384,98 @@ class HttpServer::Impl {
 
   using ModelsResult = std::pair<grpc::Status, tessera::v1::ListModelsResponse>;
 
+  static void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
+    context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout));
+  }
+
   asio::awaitable<ModelsResult> ListModels(absl::Duration timeout) {
-    co_return co_await OffIoThread<ModelsResult>([this, timeout] {
+    ModelsResult result = co_await OffIoThread<ModelsResult>([this, timeout] {
       grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout));
-      ModelsResult result;
-      result.first = backend_.stub().ListModels(&context, tessera::v1::ListModelsRequest(), &result.second);
-      return result;
+      SetDeadline(context, timeout);
+      ModelsResult answer;
+      answer.first = backend_.stub().ListModels(&context, tessera::v1::ListModelsRequest(), &answer.second);
+      return answer;
     });
+    if (result.first.ok()) catalog_.Store(result.second, absl::Now());
+    co_return result;
+  }
+
+  // The served models: the catalog's while fresh, else the backend's.
+  asio::awaitable<absl::StatusOr<tessera::v1::ListModelsResponse>> ServedModels() {
+    std::optional<tessera::v1::ListModelsResponse> cached = catalog_.Fresh(absl::Now());
+    if (cached) co_return std::move(*cached);
+    ModelsResult result = co_await ListModels(options_.request_timeout);
+    if (!result.first.ok()) co_return StatusFromGrpc(result.first);
+    co_return std::move(result.second);
+  }
+
+  // The model a request runs on (see ResolveModel); a backend that cannot list its models gives its status.
+  asio::awaitable<absl::StatusOr<std::string>> ResolveRequestModel(std::string requested) {
+    absl::StatusOr<tessera::v1::ListModelsResponse> models = co_await ServedModels();
+    if (!models.ok()) co_return models.status();
+    co_return ResolveModel(*models, requested);
+  }
+
+  asio::awaitable<bool> Tokenize(Connection& stream, const Request& request) {
+    absl::StatusOr<tessera::v1::TokenizeRequest> parsed = ParseTokenizeRequest(request.body());
+    if (!parsed.ok()) {
+      const ApiError error = ApiErrorFromStatus(parsed.status());
+      co_return co_await WriteError(stream, request, error);
+    }
+    std::string requested_model = parsed->model();
+    absl::StatusOr<std::string> model = co_await ResolveRequestModel(std::move(requested_model));
+    if (!model.ok()) {
+      const ApiError error = ApiErrorFromStatus(model.status());
+      co_return co_await WriteError(stream, request, error);
+    }
+    parsed->set_model(*model);
+    using TokenizeResult = std::pair<grpc::Status, tessera::v1::TokenizeResponse>;
+    // A named job: g++ 12 destroys a non-trivial temporary lambda of a co_await expression twice.
+    auto job = [this, call = std::move(*parsed)] {
+      grpc::ClientContext context;
+      SetDeadline(context, options_.request_timeout);
+      TokenizeResult answer;
+      answer.first = backend_.stub().Tokenize(&context, call, &answer.second);
+      return answer;
+    };
+    TokenizeResult result = co_await OffIoThread<TokenizeResult>(std::move(job));
+    if (!result.first.ok()) {
+      const ApiError error = ApiErrorFromGrpc(result.first);
+      co_return co_await WriteError(stream, request, error);
+    }
+    std::string body = TokenizeResponseJson(result.second);
+    co_return co_await Write(stream, request, http::status::ok, std::move(body), kJsonContentType);
+  }
+
+  asio::awaitable<bool> Detokenize(Connection& stream, const Request& request) {
+    absl::StatusOr<tessera::v1::DetokenizeRequest> parsed = ParseDetokenizeRequest(request.body());
+    if (!parsed.ok()) {
+      const ApiError error = ApiErrorFromStatus(parsed.status());
+      co_return co_await WriteError(stream, request, error);
+    }
+    std::string requested_model = parsed->model();
+    absl::StatusOr<std::string> model = co_await ResolveRequestModel(std::move(requested_model));
+    if (!model.ok()) {
+      const ApiError error = ApiErrorFromStatus(model.status());
+      co_return co_await WriteError(stream, request, error);
+    }
+    parsed->set_model(*model);
+    using DetokenizeResult = std::pair<grpc::Status, tessera::v1::DetokenizeResponse>;
+    // A named job: g++ 12 destroys a non-trivial temporary lambda of a co_await expression twice.
+    auto job = [this, call = std::move(*parsed)] {
+      grpc::ClientContext context;
+      SetDeadline(context, options_.request_timeout);
+      DetokenizeResult answer;
+      answer.first = backend_.stub().Detokenize(&context, call, &answer.second);
+      return answer;
+    };
+    DetokenizeResult result = co_await OffIoThread<DetokenizeResult>(std::move(job));
+    if (!result.first.ok()) {
+      const ApiError error = ApiErrorFromGrpc(result.first);
+      co_return co_await WriteError(stream, request, error);
+    }
+    std::string body = DetokenizeResponseJson(result.second);
+    co_return co_await Write(stream, request, http::status::ok, std::move(body), kJsonContentType);
   }
 
   asio::awaitable<bool> Health(Connection& stream, const Request& request) {
@@ -425,6 +535,17 @@ class HttpServer::Impl {
     if (!parsed.ok()) {
       const ApiError error = ApiErrorFromStatus(parsed.status());
       co_return co_await WriteError(stream, request, error);
+    }
+    std::string requested_model = parsed->generate.model();
+    absl::StatusOr<std::string> model = co_await ResolveRequestModel(std::move(requested_model));
+    if (!model.ok()) {
+      const ApiError error = ApiErrorFromStatus(model.status());
+      co_return co_await WriteError(stream, request, error);
+    }
+    // The router routes on the model, and every response names it, so it is always filled in.
+    parsed->generate.set_model(*model);
+    if (endpoint == Endpoint::kChatCompletions && !options_.reasoning_parser.empty()) {
+      parsed->generate.set_reasoning_parser(options_.reasoning_parser);
     }
     const std::string id = NewResponseId(endpoint);
     parsed->generate.set_request_id(id);
@@ -498,7 +619,7 @@ class HttpServer::Impl {
       }
       if (!headers_sent) {
         http::response<http::empty_body> response(http::status::ok, request.version());
-        AddCommonHeaders(response.base());
+        AddCommonHeaders(response.base(), request);
         response.set(http::field::content_type, "text/event-stream");
         response.set(http::field::cache_control, "no-cache");
         response.keep_alive(request.keep_alive());
@@ -547,6 +668,7 @@ class HttpServer::Impl {
   metrics::Registry* registry_;
   metrics::CounterFamily* requests_total_ = nullptr;
   metrics::HistogramFamily* request_duration_ = nullptr;
+  ModelCatalog catalog_;
   asio::io_context io_context_;
   tcp::acceptor acceptor_;
   uint16_t port_ = 0;

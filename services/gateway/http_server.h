@@ -1,6 +1,6 @@
-// The gateway's HTTP/1.1 server (Boost.Beast on Asio coroutines): OpenAI routes translated onto the backend's
-// tessera.v1.Generation API, SSE streaming, keep-alive, body and header limits, Bearer API keys, CORS, and
-// Prometheus metrics of every request at GET /metrics.
+// The gateway's HTTP/1.1 server (Boost.Beast on Asio coroutines): OpenAI routes (and vLLM's /tokenize,
+// /detokenize) translated onto the backend's tessera.v1.Generation API, SSE streaming, keep-alive, body and header
+// limits, Bearer API keys, CORS, and Prometheus metrics of every request at GET /metrics.
 // Boost stays inside http_server.cc; this header only carries the options and the lifetime.
 #pragma once
 
@@ -21,7 +21,15 @@ struct HttpServerOptions {
   std::string host = "0.0.0.0";
   uint16_t port = 8000;  // 0 picks a free port (see HttpServer::port())
   std::vector<std::string> api_keys;  // empty: no authentication
-  std::string cors_origin;            // Access-Control-Allow-Origin; empty: no CORS headers
+  // Origins allowed to call from a browser: {"*"} allows any; otherwise a request whose Origin is listed gets it back
+  // in Access-Control-Allow-Origin. Empty: no CORS headers.
+  std::vector<std::string> cors_origins;
+  // Put on every chat request so that workers split <think> output into reasoning_content ("deepseek_r1", "qwen3");
+  // empty: no split.
+  std::string reasoning_parser;
+  // How long the backend's model list is trusted: it names the model of requests that omit one and answers 404
+  // for unknown ones without a backend round trip.
+  absl::Duration model_list_max_age = absl::Seconds(2);
   absl::Duration request_timeout = absl::Seconds(600);  // deadline of each backend call
   absl::Duration header_timeout = absl::Seconds(30);    // also the keep-alive idle limit
   absl::Duration body_timeout = absl::Seconds(60);

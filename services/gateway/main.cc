@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
 #include "common/command_line.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -20,8 +22,12 @@ const std::vector<tessera::FlagSpec>& Flags() {
       {"host", true, "address to listen on (default 0.0.0.0)"},
       {"port", true, "port to listen on (default 8000)"},
       {"api-key", true, "accepted Bearer keys, comma-separated (also TESSERA_API_KEYS); none: no authentication"},
+      {"api-key-file", true, "file of accepted Bearer keys, one per line ('#' starts a comment line)"},
       {"request-timeout", true, "seconds a request may take end to end (default 600)"},
-      {"cors-origin", true, "Access-Control-Allow-Origin value, e.g. '*' (default: no CORS headers)"},
+      {"cors-origin", true,
+       "origins allowed to call from browsers, comma-separated, or '*' for any (default: no CORS headers)"},
+      {"reasoning-parser", true,
+       "split chat output into reasoning_content and content: deepseek_r1 or qwen3 (default: no split)"},
       {"max-body-bytes", true, "largest accepted request body (default 33554432)"},
       {"io-threads", true, "HTTP IO threads (default 2)"},
       {"help", false, "print this help"},
@@ -57,7 +63,10 @@ int main(int argc, char** argv) {
   if (!timeout.ok()) return Fail(std::string(timeout.status().message()));
   if (*timeout <= 0) return Fail("--request-timeout must be positive");
   options.request_timeout = absl::Seconds(*timeout);
-  options.cors_origin = flags->GetString("cors-origin");
+  for (absl::string_view origin : absl::StrSplit(flags->GetString("cors-origin"), ',', absl::SkipWhitespace())) {
+    options.cors_origins.emplace_back(absl::StripAsciiWhitespace(origin));
+  }
+  options.reasoning_parser = flags->GetString("reasoning-parser");
   absl::StatusOr<int64_t> max_body = flags->GetInt("max-body-bytes", 32 << 20);
   if (!max_body.ok()) return Fail(std::string(max_body.status().message()));
   if (*max_body < 1) return Fail("--max-body-bytes must be positive");
@@ -70,6 +79,11 @@ int main(int argc, char** argv) {
   options.api_keys = tessera::gateway::ParseApiKeyList(flags->GetString("api-key"));
   if (const char* env_keys = std::getenv("TESSERA_API_KEYS")) {
     for (std::string& key : tessera::gateway::ParseApiKeyList(env_keys)) options.api_keys.push_back(std::move(key));
+  }
+  if (flags->Has("api-key-file")) {
+    absl::StatusOr<std::vector<std::string>> keys = tessera::gateway::ReadApiKeyFile(flags->GetString("api-key-file"));
+    if (!keys.ok()) return Fail(std::string(keys.status().message()));
+    for (std::string& key : *keys) options.api_keys.push_back(std::move(key));
   }
 
   // Signals are handled by waiting for them on this thread; block them before any other thread starts.

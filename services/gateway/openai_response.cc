@@ -134,6 +134,22 @@ Json UsageJson(const tessera::v1::Usage& usage) {
   return result;
 }
 
+std::string TokenizeResponseJson(const tessera::v1::TokenizeResponse& response) {
+  Json body;
+  body["count"] = response.count();
+  body["max_model_len"] = response.max_model_len();
+  body["tokens"] = Json::array();
+  for (int32_t id : response.token_ids()) body["tokens"].push_back(id);
+  body["token_strs"] = nullptr;
+  return Dump(body);
+}
+
+std::string DetokenizeResponseJson(const tessera::v1::DetokenizeResponse& response) {
+  Json body;
+  body["prompt"] = response.text();
+  return Dump(body);
+}
+
 std::string SseEvent(const Json& payload) { return "data: " + Dump(payload) + "\n\n"; }
 
 // ----- Non-streaming -----

@@ -1,6 +1,7 @@
 // OpenAI response bodies built from the backend's GenerateResponse stream: whole chat.completion / text_completion
 // objects for non-streaming requests, and Server-Sent Events (chat.completion.chunk / text_completion chunks, an
-// optional usage chunk, then `data: [DONE]`) for streaming ones. Shapes follow vLLM's OpenAI server.
+// optional usage chunk, then `data: [DONE]`) for streaming ones, and the /tokenize and /detokenize answers. Shapes
+// follow vLLM's OpenAI server.
 #pragma once
 
 #include <cstdint>
@@ -96,6 +97,11 @@ nlohmann::ordered_json ChatLogprobsJson(const std::vector<tessera::v1::TokenLogp
 nlohmann::ordered_json CompletionLogprobsJson(const std::vector<tessera::v1::TokenLogprob>& logprobs,
                                               int64_t first_offset);
 nlohmann::ordered_json UsageJson(const tessera::v1::Usage& usage);
+
+// vLLM's POST /tokenize answer: {"count","max_model_len","tokens","token_strs":null}.
+std::string TokenizeResponseJson(const tessera::v1::TokenizeResponse& response);
+// vLLM's POST /detokenize answer: {"prompt"}.
+std::string DetokenizeResponseJson(const tessera::v1::DetokenizeResponse& response);
 
 // "data: <json>\n\n".
 std::string SseEvent(const nlohmann::ordered_json& payload);

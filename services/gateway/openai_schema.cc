@@ -365,6 +365,27 @@ absl::Status ParseMessages(const Json& request, tessera::v1::ChatPrompt& chat) {
   return absl::OkStatus();
 }
 
+// How the messages are rendered: shared by chat completions and chat-form /tokenize.
+absl::Status ParseChatOptions(const Json& request, tessera::v1::ChatPrompt& chat) {
+  ASSIGN_OR_RETURN(std::optional<bool> add_generation_prompt, GetBool(request, "add_generation_prompt"));
+  ASSIGN_OR_RETURN(std::optional<bool> continue_final, GetBool(request, "continue_final_message"));
+  if (continue_final.value_or(false) && add_generation_prompt.value_or(false)) {
+    return InvalidParam("continue_final_message",
+                        "Cannot set both `continue_final_message` and `add_generation_prompt` to True.");
+  }
+  chat.set_continue_final_message(continue_final.value_or(false));
+  chat.set_add_generation_prompt(add_generation_prompt.value_or(!continue_final.value_or(false)));
+  if (const Json* kwargs = Find(request, "chat_template_kwargs")) {
+    if (!kwargs->is_object()) return WrongType("chat_template_kwargs", "an object", *kwargs);
+    chat.set_chat_template_kwargs_json(kwargs->dump(-1, ' ', false, Json::error_handler_t::replace));
+  }
+  if (const Json* tools = Find(request, "tools")) {
+    if (!tools->is_array()) return WrongType("tools", "a list of tools", *tools);
+    chat.set_tools_json(tools->dump(-1, ' ', false, Json::error_handler_t::replace));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<OpenAIRequest> ParseChatCompletionRequest(std::string_view body) {
@@ -403,22 +424,7 @@ absl::StatusOr<OpenAIRequest> ParseChatCompletionRequest(std::string_view body) 
     sampling.set_logprobs(parsed.top_logprobs);
   }
 
-  ASSIGN_OR_RETURN(std::optional<bool> add_generation_prompt, GetBool(request, "add_generation_prompt"));
-  ASSIGN_OR_RETURN(std::optional<bool> continue_final, GetBool(request, "continue_final_message"));
-  if (continue_final.value_or(false) && add_generation_prompt.value_or(false)) {
-    return InvalidParam("continue_final_message",
-                        "Cannot set both `continue_final_message` and `add_generation_prompt` to True.");
-  }
-  chat.set_continue_final_message(continue_final.value_or(false));
-  chat.set_add_generation_prompt(add_generation_prompt.value_or(!continue_final.value_or(false)));
-  if (const Json* kwargs = Find(request, "chat_template_kwargs")) {
-    if (!kwargs->is_object()) return WrongType("chat_template_kwargs", "an object", *kwargs);
-    chat.set_chat_template_kwargs_json(kwargs->dump(-1, ' ', false, Json::error_handler_t::replace));
-  }
-  if (const Json* tools = Find(request, "tools")) {
-    if (!tools->is_array()) return WrongType("tools", "a list of tools", *tools);
-    chat.set_tools_json(tools->dump(-1, ' ', false, Json::error_handler_t::replace));
-  }
+  RETURN_IF_ERROR(ParseChatOptions(request, chat));
   return parsed;
 }
 
@@ -480,6 +486,45 @@ absl::StatusOr<OpenAIRequest> ParseCompletionRequest(std::string_view body) {
   if (const Json* suffix = Find(request, "suffix")) {
     (void)suffix;
     return InvalidParam("suffix", "'suffix' is not currently supported");
+  }
+  return parsed;
+}
+
+absl::StatusOr<tessera::v1::TokenizeRequest> ParseTokenizeRequest(std::string_view body) {
+  ASSIGN_OR_RETURN(Json request, ParseBody(body));
+  tessera::v1::TokenizeRequest parsed;
+  ASSIGN_OR_RETURN(std::optional<std::string> model, GetString(request, "model"));
+  if (model) parsed.set_model(*model);
+  ASSIGN_OR_RETURN(std::optional<bool> add_special_tokens, GetBool(request, "add_special_tokens"));
+  if (Find(request, "messages") != nullptr) {
+    if (Find(request, "prompt") != nullptr) {
+      return InvalidParam("prompt", "give either 'prompt' or 'messages', not both");
+    }
+    tessera::v1::ChatPrompt& chat = *parsed.mutable_chat();
+    RETURN_IF_ERROR(ParseMessages(request, chat));
+    RETURN_IF_ERROR(ParseChatOptions(request, chat));
+    // The chat template writes the special tokens itself, so vLLM adds none by default here.
+    parsed.set_add_special_tokens(add_special_tokens.value_or(false));
+    return parsed;
+  }
+  ASSIGN_OR_RETURN(std::optional<std::string> prompt, GetString(request, "prompt"));
+  if (!prompt) return InvalidParam("prompt", "'prompt' (a string) or 'messages' is required");
+  parsed.set_text(*prompt);
+  parsed.set_add_special_tokens(add_special_tokens.value_or(true));
+  return parsed;
+}
+
+absl::StatusOr<tessera::v1::DetokenizeRequest> ParseDetokenizeRequest(std::string_view body) {
+  ASSIGN_OR_RETURN(Json request, ParseBody(body));
+  tessera::v1::DetokenizeRequest parsed;
+  ASSIGN_OR_RETURN(std::optional<std::string> model, GetString(request, "model"));
+  if (model) parsed.set_model(*model);
+  if (Find(request, "tokens") == nullptr) return InvalidParam("tokens", "'tokens' is required");
+  RETURN_IF_ERROR(ParseIntList(request, "tokens", *parsed.mutable_token_ids()));
+  for (int i = 0; i < parsed.token_ids_size(); ++i) {
+    if (parsed.token_ids(i) < 0) {
+      return InvalidParam("tokens", CatMessage("tokens[", i, "] = ", parsed.token_ids(i), " is negative"));
+    }
   }
   return parsed;
 }

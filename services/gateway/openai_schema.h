@@ -1,6 +1,7 @@
 // The OpenAI request schema for POST /v1/chat/completions and POST /v1/completions (with vLLM's extra sampling
-// fields), parsed and validated once at the edge into tessera.v1.GenerateRequest. Unknown fields are accepted, as
-// in vLLM; a field of the wrong type or out of range is InvalidArgument whose payload names the param (errors.h).
+// fields), parsed and validated once at the edge into tessera.v1.GenerateRequest; also vLLM's POST /tokenize and
+// POST /detokenize bodies. Unknown fields are accepted, as in vLLM; a field of the wrong type or out of range is
+// InvalidArgument whose payload names the param (errors.h).
 #pragma once
 
 #include <string>
@@ -27,6 +28,12 @@ struct OpenAIRequest {
 
 absl::StatusOr<OpenAIRequest> ParseChatCompletionRequest(std::string_view body);
 absl::StatusOr<OpenAIRequest> ParseCompletionRequest(std::string_view body);
+
+// {model, prompt, add_special_tokens=true} or {model, messages, add_generation_prompt=true, continue_final_message,
+// add_special_tokens=false, chat_template_kwargs, tools}.
+absl::StatusOr<tessera::v1::TokenizeRequest> ParseTokenizeRequest(std::string_view body);
+// {model, tokens}.
+absl::StatusOr<tessera::v1::DetokenizeRequest> ParseDetokenizeRequest(std::string_view body);
 
 // vLLM's default and largest number of logprobs per token.
 inline constexpr int kMaxLogprobs = 20;

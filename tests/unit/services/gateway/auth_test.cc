@@ -1,5 +1,10 @@
 #include "services/gateway/auth.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -36,6 +41,38 @@ TEST(ApiKeyAuthenticator, WithoutKeysEverythingPasses) {
 TEST(ParseApiKeyList, SplitsAndTrims) {
   EXPECT_THAT(ParseApiKeyList("a,b , c"), ::testing::ElementsAre("a", "b", "c"));
   EXPECT_TRUE(ParseApiKeyList("").empty());
+}
+
+// A file under the test's temporary folder, removed when the test ends.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& content) {
+    const char* dir = std::getenv("TEST_TMPDIR");
+    path_ = std::string(dir != nullptr ? dir : "/tmp") + "/tessera_api_keys_" + std::to_string(getpid());
+    std::ofstream(path_) << content;
+  }
+  ~TempFile() { std::remove(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(ReadApiKeyFile, OneKeyPerLineSkippingCommentsAndBlanks) {
+  const TempFile file("# production keys\n  sk-one  \n\nsk-two\n#sk-disabled\n");
+  absl::StatusOr<std::vector<std::string>> keys = ReadApiKeyFile(file.path());
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  EXPECT_THAT(*keys, ::testing::ElementsAre("sk-one", "sk-two"));
+}
+
+TEST(ReadApiKeyFile, MissingOrEmptyFileIsAnErrorNamingIt) {
+  absl::StatusOr<std::vector<std::string>> keys = ReadApiKeyFile("/nonexistent/tessera-keys");
+  ASSERT_FALSE(keys.ok());
+  EXPECT_THAT(std::string(keys.status().message()), ::testing::HasSubstr("/nonexistent/tessera-keys"));
+  const TempFile empty("# nothing here\n\n");
+  keys = ReadApiKeyFile(empty.path());
+  ASSERT_FALSE(keys.ok());
+  EXPECT_THAT(std::string(keys.status().message()), ::testing::HasSubstr("holds no key"));
 }
 
 }  // namespace

@@ -32,5 +32,20 @@ TEST(Errors, StatusWithoutParam) {
   EXPECT_EQ(ApiErrorFromStatus(absl::NotFoundError("no model")).http_status, 404);
 }
 
+TEST(Errors, WithParamKeepsTheCode) {
+  const ApiError error = ApiErrorFromStatus(WithParam(absl::NotFoundError("The model `x` does not exist."), "model"));
+  EXPECT_EQ(error.ToJson(), R"({"error":{"message":"The model `x` does not exist.","type":"NotFoundError",)"
+                            R"("param":"model","code":404}})");
+  EXPECT_TRUE(WithParam(absl::OkStatus(), "model").ok());
+}
+
+TEST(Errors, GrpcStatusBecomesTheSameAbslStatus) {
+  const absl::Status status = StatusFromGrpc(grpc::Status(grpc::StatusCode::UNAVAILABLE, "no healthy worker"));
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(status.message(), "no healthy worker");
+  EXPECT_EQ(ApiErrorFromStatus(status).http_status, 503);
+  EXPECT_TRUE(StatusFromGrpc(grpc::Status::OK).ok());
+}
+
 }  // namespace
 }  // namespace tessera::gateway

@@ -29,8 +29,9 @@ namespace {
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
 
-// model "busy": RESOURCE_EXHAUSTED; model "hang": one delta, then waits until the call is cancelled; any other
-// model: "Hello" + " world" then a final message with usage.
+// Serves models "tiny", "busy" and "hang". Generate: model "busy": RESOURCE_EXHAUSTED; model "hang": one delta, then
+// waits until the call is cancelled; any other model: "Hello" + " world" then a final message with usage.
+// Tokenize: one id per byte of the text (chat: of the last message); Detokenize: the bytes back.
 class ScriptedGeneration final : public v1::Generation::Service {
  public:
   grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
@@ -74,10 +75,35 @@ class ScriptedGeneration final : public v1::Generation::Service {
 
   grpc::Status ListModels(grpc::ServerContext*, const v1::ListModelsRequest*,
                           v1::ListModelsResponse* response) override {
-    v1::ModelCard* card = response->add_models();
-    card->set_id("tiny");
-    card->set_created(1);
-    card->set_max_model_len(128);
+    for (const char* id : {"tiny", "busy", "hang"}) {
+      v1::ModelCard* card = response->add_models();
+      card->set_id(id);
+      card->set_created(1);
+      card->set_max_model_len(128);
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++list_models_calls_;
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Tokenize(grpc::ServerContext*, const v1::TokenizeRequest* request,
+                        v1::TokenizeResponse* response) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      last_tokenize_ = *request;
+    }
+    const std::string text = request->has_chat() ? request->chat().messages().rbegin()->content() : request->text();
+    for (unsigned char byte : text) response->add_token_ids(byte);
+    response->set_count(static_cast<int>(text.size()));
+    response->set_max_model_len(128);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Detokenize(grpc::ServerContext*, const v1::DetokenizeRequest* request,
+                          v1::DetokenizeResponse* response) override {
+    std::string text;
+    for (int32_t id : request->token_ids()) text += static_cast<char>(id);
+    response->set_text(text);
     return grpc::Status::OK;
   }
 
@@ -94,6 +120,14 @@ class ScriptedGeneration final : public v1::Generation::Service {
     std::lock_guard<std::mutex> lock(mutex_);
     return last_request_;
   }
+  v1::TokenizeRequest last_tokenize() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return last_tokenize_;
+  }
+  int list_models_calls() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return list_models_calls_;
+  }
 
  private:
   std::mutex mutex_;
@@ -101,6 +135,8 @@ class ScriptedGeneration final : public v1::Generation::Service {
   bool hang_started_ = false;
   bool hang_cancelled_ = false;
   v1::GenerateRequest last_request_;
+  v1::TokenizeRequest last_tokenize_;
+  int list_models_calls_ = 0;
 };
 
 struct HttpReply {
@@ -185,8 +221,10 @@ class GatewayHttpTest : public ::testing::Test {
     options.host = "127.0.0.1";
     options.port = 0;
     options.api_keys = {"sk-test"};
-    options.cors_origin = "*";
+    options.cors_origins = {"*"};
+    options.reasoning_parser = "qwen3";
     options.max_body_bytes = 4096;
+    options.model_list_max_age = absl::Minutes(10);
     absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(options, v1::Generation::NewStub(channel));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
@@ -362,6 +400,130 @@ TEST_F(GatewayHttpTest, ClientDisconnectCancelsTheBackendCall) {
     (*server)->Stop();
     backend_server->Shutdown();
   }
+}
+
+TEST_F(GatewayHttpTest, OmittedModelIsTheServedOneInTheRequestAndEveryResponse) {
+  const HttpReply chat = Post("/v1/chat/completions", R"({"messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_EQ(chat.status, 200) << chat.body;
+  EXPECT_EQ(Json::parse(chat.body)["model"], "tiny");
+  EXPECT_EQ(backend_.last_request().model(), "tiny");
+  EXPECT_EQ(backend_.last_request().reasoning_parser(), "qwen3");
+
+  const HttpReply streamed = Post("/v1/completions", R"({"prompt":"x","stream":true})");
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  const size_t first = streamed.body.find("data: ");
+  ASSERT_NE(first, std::string::npos) << streamed.body;
+  const Json chunk = Json::parse(streamed.body.substr(first + 6, streamed.body.find("\n\n", first) - first - 6));
+  EXPECT_EQ(chunk["model"], "tiny");
+  EXPECT_EQ(backend_.last_request().model(), "tiny");
+  // Completions have no reasoning split, as in vLLM.
+  EXPECT_EQ(backend_.last_request().reasoning_parser(), "");
+}
+
+TEST_F(GatewayHttpTest, UnknownModelIs404NamingTheParam) {
+  for (const std::string path : {"/v1/chat/completions", "/tokenize"}) {
+    SCOPED_TRACE(path);
+    const HttpReply reply = Post(path, R"({"model":"nope","messages":[{"role":"user","content":"hi"}]})");
+    ASSERT_EQ(reply.status, 404) << reply.body;
+    const Json error = Json::parse(reply.body)["error"];
+    EXPECT_EQ(error["type"], "NotFoundError");
+    EXPECT_EQ(error["param"], "model");
+    EXPECT_EQ(error["code"], 404);
+    EXPECT_THAT(error["message"].get<std::string>(), HasSubstr("nope"));
+  }
+  EXPECT_EQ(backend_.last_request().request_id(), "") << "the unknown model reached the backend";
+}
+
+TEST_F(GatewayHttpTest, ModelListIsAskedOnceWhileFresh) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(Post("/v1/chat/completions", R"({"model":"tiny","messages":[{"role":"user","content":"hi"}]})").status,
+              200);
+  }
+  EXPECT_EQ(backend_.list_models_calls(), 1);
+}
+
+TEST_F(GatewayHttpTest, TokenizeAndDetokenizeInVllmShapes) {
+  const HttpReply text = Post("/tokenize", R"({"model":"tiny","prompt":"abc"})");
+  ASSERT_EQ(text.status, 200) << text.body;
+  EXPECT_EQ(text.body, R"({"count":3,"max_model_len":128,"tokens":[97,98,99],"token_strs":null})");
+  EXPECT_TRUE(backend_.last_tokenize().add_special_tokens());
+  EXPECT_EQ(backend_.last_tokenize().text(), "abc");
+
+  const HttpReply chat = Post("/tokenize", R"({"messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_EQ(chat.status, 200) << chat.body;
+  EXPECT_EQ(Json::parse(chat.body)["count"], 2);
+  const v1::TokenizeRequest sent = backend_.last_tokenize();
+  EXPECT_EQ(sent.model(), "tiny");
+  ASSERT_TRUE(sent.has_chat());
+  EXPECT_TRUE(sent.chat().add_generation_prompt());
+  EXPECT_FALSE(sent.add_special_tokens());
+
+  const HttpReply detokenized = Post("/detokenize", R"({"model":"tiny","tokens":[104,105]})");
+  ASSERT_EQ(detokenized.status, 200) << detokenized.body;
+  EXPECT_EQ(detokenized.body, R"({"prompt":"hi"})");
+
+  const HttpReply missing = Post("/detokenize", R"({"model":"tiny"})");
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_EQ(Json::parse(missing.body)["error"]["param"], "tokens");
+  EXPECT_EQ(Exchange(port_, "POST", "/tokenize", R"({"prompt":"abc"})").status, 401);
+  EXPECT_EQ(Exchange(port_, "GET", "/tokenize", "", "Authorization: Bearer sk-test\r\n").status, 405);
+}
+
+// A gateway in front of `backend_address`, with `options` on loopback.
+std::unique_ptr<HttpServer> StartGateway(HttpServerOptions options, const std::string& backend_address) {
+  options.host = "127.0.0.1";
+  options.port = 0;
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(
+      options, v1::Generation::NewStub(grpc::CreateChannel(backend_address, grpc::InsecureChannelCredentials())));
+  EXPECT_TRUE(server.ok()) << server.status();
+  return server.ok() ? std::move(*server) : nullptr;
+}
+
+TEST(GatewayCors, OnlyListedOriginsAreEchoed) {
+  HttpServerOptions options;
+  options.cors_origins = {"http://a.example", "http://b.example"};
+  // The backend is never reached by these requests.
+  std::unique_ptr<HttpServer> server = StartGateway(options, "127.0.0.1:1");
+  ASSERT_NE(server, nullptr);
+  const HttpReply allowed = Exchange(server->port(), "GET", "/version", "", "Origin: http://b.example\r\n");
+  ASSERT_EQ(allowed.status, 200);
+  EXPECT_THAT(allowed.headers, HasSubstr("Access-Control-Allow-Origin: http://b.example"));
+  EXPECT_THAT(allowed.headers, HasSubstr("Vary: Origin"));
+  const HttpReply other = Exchange(server->port(), "GET", "/version", "", "Origin: http://evil.example\r\n");
+  ASSERT_EQ(other.status, 200);
+  EXPECT_THAT(other.headers, ::testing::Not(HasSubstr("Access-Control-Allow-Origin")));
+  const HttpReply preflight = Exchange(server->port(), "OPTIONS", "/v1/completions", "",
+                                       "Origin: http://a.example\r\nAccess-Control-Request-Method: POST\r\n");
+  EXPECT_EQ(preflight.status, 204);
+  EXPECT_THAT(preflight.headers, HasSubstr("Access-Control-Allow-Methods"));
+  server->Stop();
+}
+
+TEST(GatewayUnavailableBackend, Is503InTheOpenAIShape) {
+  // A port that was free a moment ago: nothing listens there, so every backend call fails as UNAVAILABLE.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const int unused_port = ntohs(address.sin_port);
+  close(fd);
+
+  std::unique_ptr<HttpServer> server = StartGateway(HttpServerOptions(), "127.0.0.1:" + std::to_string(unused_port));
+  ASSERT_NE(server, nullptr);
+  for (const bool stream : {false, true}) {
+    const HttpReply reply =
+        Exchange(server->port(), "POST", "/v1/chat/completions",
+                 std::string(R"({"messages":[{"role":"user","content":"hi"}],"stream":)") + (stream ? "true}" : "false}"));
+    ASSERT_EQ(reply.status, 503) << reply.body;
+    const Json error = Json::parse(reply.body)["error"];
+    EXPECT_EQ(error["type"], "ServiceUnavailableError");
+    EXPECT_EQ(error["code"], 503);
+  }
+  EXPECT_EQ(Exchange(server->port(), "GET", "/health", "").status, 503);
+  server->Stop();
 }
 
 }  // namespace

@@ -188,5 +188,56 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{false, R"({"prompt": "x", "max_tokens": 0})", "max_tokens"},
         InvalidCase{false, R"({"prompt": "x", "suffix": "y"})", "suffix"}));
 
+TEST(TokenizeSchema, TextPromptAddsSpecialTokensByDefault) {
+  absl::StatusOr<v1::TokenizeRequest> parsed = ParseTokenizeRequest(R"({"model": "m", "prompt": "hello"})");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->model(), "m");
+  EXPECT_EQ(parsed->text(), "hello");
+  EXPECT_TRUE(parsed->add_special_tokens());
+  parsed = ParseTokenizeRequest(R"({"prompt": "hello", "add_special_tokens": false})");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_FALSE(parsed->add_special_tokens());
+}
+
+TEST(TokenizeSchema, MessagesAreRenderedWithTheChatOptions) {
+  absl::StatusOr<v1::TokenizeRequest> parsed = ParseTokenizeRequest(
+      R"({"messages": [{"role": "user", "content": "hi"}], "add_generation_prompt": false,
+          "chat_template_kwargs": {"enable_thinking": false}})");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_TRUE(parsed->has_chat());
+  EXPECT_EQ(parsed->chat().messages(0).content(), "hi");
+  EXPECT_FALSE(parsed->chat().add_generation_prompt());
+  EXPECT_EQ(parsed->chat().chat_template_kwargs_json(), R"({"enable_thinking":false})");
+  EXPECT_FALSE(parsed->add_special_tokens());
+}
+
+TEST(TokenizeSchema, InvalidBodiesNameTheParam) {
+  for (const auto& [body, param] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"model": "m"})", "prompt"},
+           {R"({"prompt": 3})", "prompt"},
+           {R"({"prompt": "a", "messages": [{"role": "user", "content": "b"}]})", "prompt"},
+           {R"({"messages": []})", "messages"},
+           {R"({"prompt": "a", "add_special_tokens": "yes"})", "add_special_tokens"},
+           {"[1]", "body"}}) {
+    absl::StatusOr<v1::TokenizeRequest> parsed = ParseTokenizeRequest(body);
+    ASSERT_FALSE(parsed.ok()) << body;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << body;
+    EXPECT_EQ(ParamOf(parsed.status()), param) << body;
+  }
+}
+
+TEST(DetokenizeSchema, TokensAreRequiredNonNegativeIntegers) {
+  absl::StatusOr<v1::DetokenizeRequest> parsed = ParseDetokenizeRequest(R"({"model": "m", "tokens": [1, 2.0, 3]})");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->model(), "m");
+  EXPECT_THAT(parsed->token_ids(), ::testing::ElementsAre(1, 2, 3));
+  for (const std::string body : {R"({"model": "m"})", R"({"tokens": "1 2"})", R"({"tokens": [1, -1]})",
+                                 R"({"tokens": [1.5]})"}) {
+    parsed = ParseDetokenizeRequest(body);
+    ASSERT_FALSE(parsed.ok()) << body;
+    EXPECT_EQ(ParamOf(parsed.status()), "tokens") << body;
+  }
+}
+
 }  // namespace
 }  // namespace tessera::gateway
