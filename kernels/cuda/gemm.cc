@@ -90,7 +90,11 @@ absl::StatusOr<std::unique_ptr<CublasLtGemm::Plan>> CublasLtGemm::MakePlan(const
                                             &result, &found);
   }
   cublasLtMatmulPreferenceDestroy(preference);
-  if (status != CUBLAS_STATUS_SUCCESS && status != CUBLAS_STATUS_NOT_SUPPORTED) {
+  // With a bias epilogue, cuBLASLt answers INVALID_VALUE for type combinations it lacks (seen on H100 with a
+  // float32 bias and bfloat16 output): the caller then retries without the epilogue.
+  const bool unsupported = status == CUBLAS_STATUS_NOT_SUPPORTED ||
+                           (bias_in_epilogue && status == CUBLAS_STATUS_INVALID_VALUE);
+  if (status != CUBLAS_STATUS_SUCCESS && !unsupported) {
     TESSERA_CUBLAS_RETURN_IF_ERROR(status);
   }
   if (status != CUBLAS_STATUS_SUCCESS || found == 0) {

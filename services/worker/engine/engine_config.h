@@ -20,6 +20,9 @@ struct EngineConfig {
   // Bytes given to KV blocks. On the CPU this is the whole budget (like vLLM's CPU KV-cache space); 0 means the
   // default of 1 GiB, capped to what max_num_seqs sequences of max_model_len tokens can use.
   int64_t kv_cache_memory_bytes = 0;
+  // GPU only, when kv_cache_memory_bytes is 0: the fraction of device memory this engine may fill with weights,
+  // activations and KV blocks; the KV cache gets what remains after the weights and a profiled largest step.
+  double gpu_memory_utilization = 0.9;
   bool enable_prefix_caching = true;
   std::string scheduling_policy = "fcfs";  // fcfs or priority (lower priority value runs first)
   uint64_t seed = 0;                  // seeds dummy weights and requests without their own seed

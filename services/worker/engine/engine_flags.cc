@@ -17,6 +17,8 @@ std::vector<FlagSpec> EngineFlagSpecs() {
       {"max-num-seqs", true, "most sequences per step (default 256)"},
       {"max-num-batched-tokens", true, "most tokens per step (default 8192)"},
       {"kv-cache-memory", true, "bytes for the KV cache, e.g. 2147483648 (default 1 GiB on the CPU)"},
+      {"gpu-memory-utilization", true,
+       "fraction of GPU memory for weights, activations and KV cache (default 0.9; sizes the KV cache on GPUs)"},
       {"seed", true, "seed for dummy weights and unseeded sampling (default 0)"},
       {"no-prefix-caching", false, "turn automatic prefix caching off"},
       {"enable-prefix-caching", false, "turn automatic prefix caching on (the default)"},
@@ -37,6 +39,8 @@ absl::StatusOr<EngineConfig> EngineConfigFromFlags(const CommandLine& flags) {
   ASSIGN_OR_RETURN(int64_t max_num_seqs, flags.GetInt("max-num-seqs", config.max_num_seqs));
   ASSIGN_OR_RETURN(int64_t max_batched, flags.GetInt("max-num-batched-tokens", config.max_num_batched_tokens));
   ASSIGN_OR_RETURN(config.kv_cache_memory_bytes, flags.GetInt("kv-cache-memory", 0));
+  ASSIGN_OR_RETURN(config.gpu_memory_utilization,
+                   flags.GetDouble("gpu-memory-utilization", config.gpu_memory_utilization));
   ASSIGN_OR_RETURN(int64_t seed, flags.GetInt("seed", 0));
   config.block_size = static_cast<int>(block_size);
   config.max_num_seqs = static_cast<int>(max_num_seqs);
@@ -56,6 +60,15 @@ void LogEngineInfo(const ModelConfig& model, const EngineInfo& info) {
                model.architecture.c_str(), info.backend.c_str(), info.weight_bytes / 1048576.0,
                info.weight_dtype.c_str(), info.num_kv_blocks, info.block_size,
                static_cast<long long>(info.kv_capacity_tokens), info.kv_cache_bytes / 1048576.0, info.max_model_len);
+  if (info.device_memory_bytes > 0) {
+    constexpr double kGiB = 1073741824.0;
+    std::fprintf(stderr,
+                 "tessera: GPU memory plan: %.2f GiB x %.2f utilization; weights %.2f GiB, activation peak %.2f GiB; "
+                 "KV cache %.2f GiB = %lld tokens\n",
+                 info.device_memory_bytes / kGiB, info.gpu_memory_utilization, info.weight_bytes / kGiB,
+                 info.activation_peak_bytes / kGiB, info.kv_cache_bytes / kGiB,
+                 static_cast<long long>(info.kv_capacity_tokens));
+  }
 }
 
 }  // namespace tessera::engine

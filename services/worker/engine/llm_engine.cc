@@ -1,6 +1,7 @@
 #include "services/worker/engine/llm_engine.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -12,11 +13,99 @@ namespace {
 
 constexpr int64_t kDefaultCpuKvCacheBytes = 1ll << 30;
 
-absl::StatusOr<DType> ResolveWeightDType(const std::string& requested, const ModelConfig& config) {
-  if (requested == "auto") return config.torch_dtype;
+// "auto" keeps the checkpoint's type where the backend multiplies it directly; otherwise (float32 or float16
+// checkpoints on a GPU, whose matrix products take bfloat16) the weights are converted to bfloat16 while loading.
+absl::StatusOr<DType> ResolveWeightDType(const std::string& requested, const ModelConfig& config,
+                                         const kernels::Backend& backend) {
+  if (requested == "auto") {
+    if (!backend.SupportsWeightDType(config.torch_dtype) && backend.SupportsWeightDType(DType::kBF16)) {
+      return DType::kBF16;
+    }
+    return config.torch_dtype;
+  }
   if (auto dtype = DTypeFromTorchName(requested)) return *dtype;
   return absl::InvalidArgumentError(
       absl::StrCat("--dtype '", requested, "' is not one of auto, float32, bfloat16, float16"));
+}
+
+// Runs one forward pass of the largest step the scheduler can form (max_num_batched_tokens prompt tokens spread
+// over max_num_seqs sequences, one logits row each) so that every activation buffer reaches its peak size. The
+// tokens write no cache slot and read one cache block, so a one-block cache is enough.
+absl::Status RunLargestStep(LlamaModel& model, kernels::Backend& backend, const EngineConfig& config,
+                            int max_model_len) {
+  const int64_t token_cap = static_cast<int64_t>(config.max_num_seqs) * max_model_len;
+  const int num_tokens =
+      static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(config.max_num_batched_tokens, token_cap)));
+  const int num_seqs = std::min(config.max_num_seqs, num_tokens);
+  const int max_query = (num_tokens + num_seqs - 1) / num_seqs;
+  const int max_blocks = (max_query + config.block_size - 1) / config.block_size;
+  // ids | positions | slots | query_start_loc | seq_lens | block_tables (all block 0) | logits_indices
+  const size_t pos_off = num_tokens, slot_off = 2 * pos_off, qsl_off = 3 * pos_off;
+  const size_t seq_off = qsl_off + num_seqs + 1, bt_off = seq_off + num_seqs;
+  const size_t li_off = bt_off + static_cast<size_t>(num_seqs) * max_blocks;
+  std::vector<int32_t> ints(li_off + num_seqs, 0);
+  int token = 0;
+  for (int s = 0; s < num_seqs; ++s) {
+    const int len = num_tokens / num_seqs + (s < num_tokens % num_seqs ? 1 : 0);
+    for (int i = 0; i < len; ++i) {
+      ints[pos_off + token + i] = i;
+      ints[slot_off + token + i] = -1;
+    }
+    token += len;
+    ints[qsl_off + s + 1] = token;
+    ints[seq_off + s] = len;
+    ints[li_off + s] = token - 1;
+  }
+  ASSIGN_OR_RETURN(auto memory, backend.Allocate(ints.size() * sizeof(int32_t)));
+  backend.CopyToDevice(memory->data(), ints.data(), ints.size() * sizeof(int32_t));
+  auto* d = static_cast<int32_t*>(memory->data());
+  ForwardInputs in;
+  in.num_tokens = num_tokens;
+  in.input_ids = kernels::Tensor::Make1D(d, DType::kI32, num_tokens);
+  in.positions = kernels::Tensor::Make1D(d + pos_off, DType::kI32, num_tokens);
+  in.slot_mapping = kernels::Tensor::Make1D(d + slot_off, DType::kI32, num_tokens);
+  in.attention.query_start_loc = kernels::Tensor::Make1D(d + qsl_off, DType::kI32, num_seqs + 1);
+  in.attention.seq_lens = kernels::Tensor::Make1D(d + seq_off, DType::kI32, num_seqs);
+  in.attention.block_tables = kernels::Tensor::Make2D(d + bt_off, DType::kI32, num_seqs, max_blocks);
+  in.attention.num_seqs = num_seqs;
+  in.attention.max_query_len = max_query;
+  in.attention.max_seq_len = max_query;
+  in.attention.block_size = config.block_size;
+  in.num_logits = num_seqs;
+  in.logits_indices = kernels::Tensor::Make1D(d + li_off, DType::kI32, num_seqs);
+  ASSIGN_OR_RETURN(kernels::Tensor logits, model.Forward(in));
+  (void)logits;
+  return backend.Synchronize();
+}
+
+// The GPU's KV budget: gpu_memory_utilization of the device minus everything in use after the weights are loaded
+// and the largest step has run once (weights, activation buffers, library workspaces, the CUDA context and
+// whatever else holds memory on the device).
+absl::StatusOr<int64_t> PlanKvCacheBytes(LlamaModel& model, kernels::Backend& backend, const EngineConfig& config,
+                                         int max_model_len, EngineInfo& info) {
+  const double utilization = config.gpu_memory_utilization;
+  if (!(utilization > 0.0 && utilization <= 1.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--gpu-memory-utilization ", utilization, " must be in (0, 1]"));
+  }
+  const kernels::DeviceInfo before = backend.Info();
+  RETURN_IF_ERROR(model.AllocateKvCache(1, config.block_size));
+  RETURN_IF_ERROR(RunLargestStep(model, backend, config, max_model_len));
+  const kernels::DeviceInfo after = backend.Info();
+  info.device_memory_bytes = after.total_memory_bytes;
+  info.gpu_memory_utilization = utilization;
+  info.activation_peak_bytes = before.free_memory_bytes > after.free_memory_bytes
+                                   ? before.free_memory_bytes - after.free_memory_bytes
+                                   : 0;
+  const int64_t in_use = static_cast<int64_t>(after.total_memory_bytes - after.free_memory_bytes);
+  const int64_t budget = static_cast<int64_t>(utilization * static_cast<double>(after.total_memory_bytes)) - in_use;
+  if (budget <= 0) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "no GPU memory is left for the KV cache: ", in_use, " of ", after.total_memory_bytes,
+        " bytes are in use after loading the weights and running the largest step, more than "
+        "--gpu-memory-utilization ", utilization, " allows; raise it or lower --max-num-batched-tokens"));
+  }
+  return budget;
 }
 
 }  // namespace
@@ -53,7 +142,7 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(const EngineConfig&
   engine->info_.max_model_len = max_model_len;
 
   ASSIGN_OR_RETURN(engine->backend_, kernels::CreateBackend(config.device));
-  ASSIGN_OR_RETURN(DType weight_dtype, ResolveWeightDType(config.dtype, mc));
+  ASSIGN_OR_RETURN(DType weight_dtype, ResolveWeightDType(config.dtype, mc, *engine->backend_));
 
   std::unique_ptr<WeightSource> source;
   if (config.load_format == "dummy") {
@@ -68,6 +157,10 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(const EngineConfig&
   const int blocks_per_seq = (max_model_len + config.block_size - 1) / config.block_size;
   const size_t block_bytes = engine->model_->KvBytesPerBlock(config.block_size);
   int64_t budget = config.kv_cache_memory_bytes;
+  if (budget <= 0 && engine->backend_->name() != "cpu") {
+    ASSIGN_OR_RETURN(budget,
+                     PlanKvCacheBytes(*engine->model_, *engine->backend_, config, max_model_len, engine->info_));
+  }
   int64_t num_blocks = 0;
   if (budget <= 0) {
     num_blocks = std::min<int64_t>(kDefaultCpuKvCacheBytes / static_cast<int64_t>(block_bytes),
@@ -285,6 +378,7 @@ absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
   ASSIGN_OR_RETURN(const StepLogits* logits, runner_->Execute(step.chunks, *block_manager_));
 
   std::vector<ParentRequest*> touched;
+  sample_chunks_.clear();
   for (size_t i = 0; i < step.chunks.size(); ++i) {
     Request& r = *step.chunks[i].request;
     const int start = r.num_computed_tokens;
@@ -294,15 +388,29 @@ absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
       RecordPromptLogprobs(r, start, step.chunks[i].num_tokens, *logits, static_cast<int>(i));
     }
     if (r.num_computed_tokens < r.num_tokens()) continue;  // a prompt chunk; the prompt is not done yet
+    sample_chunks_.push_back(static_cast<int>(i));
+  }
+  // Each sequence samples from its own row with its own state and generator, so the rows are independent and are
+  // sampled in parallel: one row of a 128k vocabulary takes about a millisecond on one core, which would otherwise
+  // dominate a large decode batch. Tokens are then appended in schedule order, as before.
+  sampled_.resize(sample_chunks_.size());
+  const int num_samples = static_cast<int>(sample_chunks_.size());
+#pragma omp parallel for schedule(dynamic, 1) if (num_samples > 1)
+  for (int k = 0; k < num_samples; ++k) {
+    const int i = sample_chunks_[k];
+    Request& r = *step.chunks[i].request;
     const int row = logits->first_row[i] + logits->num_rows[i] - 1;
-    SampledToken sampled =
-        sampler_->Sample(std::span<const float>(logits->row(row), logits->vocab_size), r.params, r.sampling_state, r.rng);
+    const std::span<const float> row_logits(logits->row(row), logits->vocab_size);
+    SampledToken sampled = sampler_->Sample(row_logits, r.params, r.sampling_state, r.rng);
     if (!sampled.logprobs && r.parent && r.params.best_of && *r.params.best_of > r.params.n) {
       // best_of ranks sequences by cumulative logprob even when the user asked for no logprobs.
-      sampled.logprobs = ComputeTokenLogprobs(std::span<const float>(logits->row(row), logits->vocab_size),
-                                              sampled.token_id, 0);
+      sampled.logprobs = ComputeTokenLogprobs(row_logits, sampled.token_id, 0);
     }
-    AppendToken(r, sampled);
+    sampled_[k] = std::move(sampled);
+  }
+  for (int k = 0; k < num_samples; ++k) {
+    Request& r = *step.chunks[sample_chunks_[k]].request;
+    AppendToken(r, sampled_[k]);
     if (r.parent && std::find(touched.begin(), touched.end(), r.parent) == touched.end()) touched.push_back(r.parent);
   }
   for (ParentRequest* parent : touched) {

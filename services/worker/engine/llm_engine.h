@@ -31,6 +31,11 @@ struct EngineInfo {
   int64_t kv_capacity_tokens = 0;
   size_t kv_cache_bytes = 0;
   int max_model_len = 0;
+  // The GPU memory plan (all zero on the CPU): device memory, the fraction this engine fills, and the device memory
+  // the largest possible step took beyond the weights (measured by running it once at start-up).
+  size_t device_memory_bytes = 0;
+  double gpu_memory_utilization = 0.0;
+  size_t activation_peak_bytes = 0;
 };
 
 class LLMEngine {
@@ -92,6 +97,9 @@ class LLMEngine {
   absl::flat_hash_map<std::string, std::unique_ptr<ParentRequest>> requests_;
   std::unique_ptr<Sampler> sampler_;
   std::vector<int32_t> eos_token_ids_;
+  // Per-step scratch of Step(): the chunks whose sequences get a token, and the tokens sampled for them.
+  std::vector<int> sample_chunks_;
+  std::vector<SampledToken> sampled_;
   uint64_t next_arrival_ = 0;
   int64_t num_preemptions_ = 0;
 };
