@@ -91,8 +91,12 @@ class Backend {
   // Device → host copy; returns when the data is on the host.
   virtual absl::Status CopyToHost(void* host_dst, const void* device_src, size_t bytes) = 0;
   virtual absl::Status Synchronize() = 0;
+  // The stream the ops are enqueued on (a cudaStream_t for CUDA), for libraries that must order their own device
+  // work with the backend's, such as NCCL's collectives; null where ops run synchronously on the host.
+  virtual void* native_stream() { return nullptr; }
 
-  // out[t, :] = table[ids[t], :]. ids int32 [T]; table [V, H]; out [T, H].
+  // out[t, :] = table[ids[t], :]. ids int32 [T]; table [V, H]; out [T, H]. An id of -1 gives a row of zeros: a
+  // vocabulary-parallel shard looks up only its own ids and the all-reduce that follows fills in the rest.
   virtual void Embedding(const Tensor& ids, const Tensor& table, Tensor& out) = 0;
   // out = x / rms(x) * weight over the last dimension. x, out [T, H]; weight [H].
   virtual void RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) = 0;

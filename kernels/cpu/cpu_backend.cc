@@ -160,14 +160,19 @@ void CpuBackend::Embedding(const Tensor& ids, const Tensor& table, Tensor& out) 
     return;
   const int32_t* id = ids.as<int32_t>();
   for (int64_t t = 0; t < tokens; ++t) {
-    if (!Check(id[t] >= 0 && id[t] < vocab, "Embedding", [&] {
+    if (!Check(id[t] >= -1 && id[t] < vocab, "Embedding", [&] {
           return absl::StrCat("token id ", id[t], " at row ", t, " is outside the vocabulary of ", vocab);
         }))
       return;
   }
 #pragma omp parallel for schedule(static)
-  for (int64_t t = 0; t < tokens; ++t)
-    ConvertToFloat(table.dtype, RowPtr<char>(table, id[t]), RowPtr<float>(out, t), hidden);
+  for (int64_t t = 0; t < tokens; ++t) {
+    if (id[t] < 0) {
+      std::fill_n(RowPtr<float>(out, t), hidden, 0.0f);
+    } else {
+      ConvertToFloat(table.dtype, RowPtr<char>(table, id[t]), RowPtr<float>(out, t), hidden);
+    }
+  }
 }
 
 void CpuBackend::RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) {

@@ -1,5 +1,6 @@
 #include "services/worker/async_engine.h"
 
+#include <cstdio>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -72,7 +73,7 @@ void GenerationStream::Push(GenerationUpdate update) {
 
 absl::StatusOr<std::unique_ptr<AsyncEngine>> AsyncEngine::Create(const engine::EngineConfig& config,
                                                                  const AsyncEngineOptions& options) {
-  ASSIGN_OR_RETURN(auto engine, engine::LLMEngine::Create(config));
+  ASSIGN_OR_RETURN(auto engine, engine::LLMEngine::Create(config, options.tensor_parallel_group));
   ASSIGN_OR_RETURN(auto prompts, engine::PromptProcessor::Create(config.model));
   std::unique_ptr<engine::EngineMetrics> metrics;
   if (options.metrics_registry != nullptr) {
@@ -133,6 +134,9 @@ absl::StatusOr<std::shared_ptr<GenerationStream>> AsyncEngine::Submit(std::strin
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) return absl::UnavailableError("the engine is shutting down");
     if (draining_) return absl::UnavailableError("the worker is draining and admits no new requests");
+    if (!fatal_error_.ok()) {
+      return absl::UnavailableError(absl::StrCat("the worker cannot run requests: ", fatal_error_.message()));
+    }
     if (options_.max_in_flight_requests > 0 && static_cast<int>(in_flight_.size()) >= options_.max_in_flight_requests) {
       return absl::ResourceExhaustedError(
           absl::StrCat("the worker already runs ", in_flight_.size(), " requests, its limit; retry later"));
@@ -355,11 +359,15 @@ void AsyncEngine::Loop() {
     std::vector<std::string> aborts;
     bool drain_expired = false;
     bool stopping = false;
+    bool check_followers = false;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       auto has_work = [&] { return stopping_ || engine_busy_ || !pending_.empty() || !pending_aborts_.empty(); };
       if (drain_deadline_ && !active_.empty()) {
         wake_.wait_until(lock, *drain_deadline_, has_work);
+      } else if (engine_->is_tensor_parallel() && fatal_error_.ok()) {
+        // An idle tensor-parallel leader still checks its followers every second.
+        check_followers = !wake_.wait_for(lock, std::chrono::seconds(1), has_work);
       } else {
         wake_.wait(lock, has_work);
       }
@@ -408,7 +416,25 @@ void AsyncEngine::Loop() {
         }
       }
       stops.clear();
-      if (!status.ok()) FailAll(absl::InternalError(absl::StrCat("engine step failed: ", status.message())));
+      if (!status.ok() && engine_->fatal_error().ok()) {
+        FailAll(absl::InternalError(absl::StrCat("engine step failed: ", status.message())));
+      }
+    } else if (check_followers) {
+      engine_->CheckTensorParallelGroup().IgnoreError();  // a failure shows as fatal_error() below
+    }
+    if (!engine_->fatal_error().ok()) {
+      bool first = false;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        first = fatal_error_.ok();
+        if (first) fatal_error_ = engine_->fatal_error();
+      }
+      if (first) {
+        std::fprintf(stderr, "tessera-worker: engine failed for good: %s\n",
+                     std::string(engine_->fatal_error().message()).c_str());
+        FailAll(absl::UnavailableError(absl::StrCat("the worker failed: ", engine_->fatal_error().message())));
+        if (options_.on_fatal_error) options_.on_fatal_error(engine_->fatal_error());
+      }
     }
     RecordStepMetrics();
     PublishLoad();

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -105,6 +106,11 @@ struct AsyncEngineOptions {
   metrics::Registry* metrics_registry = nullptr;
   // The series' model_name label; empty means the --model argument (config.model).
   std::string metrics_model_name;
+  // This engine is the leader of a tensor-parallel group (must outlive the engine); null for a whole model.
+  const engine::TensorParallelGroup* tensor_parallel_group = nullptr;
+  // Called once, from the engine thread, when the engine can no longer run steps (a tensor-parallel rank is gone);
+  // every request then ends with an error and new ones are refused.
+  std::function<void(const absl::Status&)> on_fatal_error;
 };
 
 class AsyncEngine {
@@ -197,6 +203,7 @@ class AsyncEngine {
   bool engine_busy_ = false;  // the engine has unfinished requests (written by the engine thread)
   bool stopping_ = false;
   bool draining_ = false;
+  absl::Status fatal_error_;  // guarded by mutex_; set once when the engine breaks
   std::optional<std::chrono::steady_clock::time_point> drain_deadline_;
   uint64_t next_generated_id_ = 0;
   EngineLoad load_;

@@ -25,6 +25,7 @@ struct EngineConfig {
   double gpu_memory_utilization = 0.9;
   bool enable_prefix_caching = true;
   std::string scheduling_policy = "fcfs";  // fcfs or priority (lower priority value runs first)
+  int tensor_parallel_size = 1;       // ranks (processes) the model is split over
   uint64_t seed = 0;                  // seeds dummy weights and requests without their own seed
 };
 

@@ -110,11 +110,21 @@ absl::StatusOr<int64_t> PlanKvCacheBytes(LlamaModel& model, kernels::Backend& ba
 
 }  // namespace
 
-LLMEngine::~LLMEngine() = default;
+LLMEngine::~LLMEngine() {
+  // Followers wait for steps; tell them the leader is going so they end cleanly instead of timing out.
+  if (runner_ && fatal_error_.ok()) runner_->StopFollowers().IgnoreError();
+}
 
-absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(const EngineConfig& config) {
+absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(const EngineConfig& config,
+                                                             const TensorParallelGroup* group) {
   auto engine = std::unique_ptr<LLMEngine>(new LLMEngine());
   engine->config_ = config;
+  if (config.tensor_parallel_size < 1) return absl::InvalidArgumentError("--tensor-parallel-size must be at least 1");
+  const int tp_size = group ? group->links->world_size() : 1;
+  if (tp_size != config.tensor_parallel_size) {
+    return absl::InvalidArgumentError(absl::StrCat("--tensor-parallel-size ", config.tensor_parallel_size,
+                                                   " needs a group of as many ranks (have ", tp_size, ")"));
+  }
   if (config.block_size < 1) return absl::InvalidArgumentError("--block-size must be at least 1");
   if (config.max_num_seqs < 1) return absl::InvalidArgumentError("--max-num-seqs must be at least 1");
   if (config.max_num_batched_tokens < 1) return absl::InvalidArgumentError("--max-num-batched-tokens must be at least 1");
@@ -143,6 +153,15 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(const EngineConfig&
 
   ASSIGN_OR_RETURN(engine->backend_, kernels::CreateBackend(config.device));
   ASSIGN_OR_RETURN(DType weight_dtype, ResolveWeightDType(config.dtype, mc, *engine->backend_));
+  TensorParallelShard shard;
+  if (group != nullptr) {
+    // Checked before the communicator exists, so a bad size is a clear startup error on every rank.
+    RETURN_IF_ERROR(PlanShard(mc, group->links->rank(), tp_size).status());
+    ASSIGN_OR_RETURN(engine->communicator_,
+                     parallel::CreateCommunicator(group->links, group->nccl_unique_id, engine->backend_.get()));
+    engine->tp_links_ = group->links;
+    shard = {group->links->rank(), tp_size, engine->communicator_.get()};
+  }
 
   std::unique_ptr<WeightSource> source;
   if (config.load_format == "dummy") {
@@ -150,7 +169,8 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(const EngineConfig&
   } else {
     ASSIGN_OR_RETURN(source, SafetensorsWeightSource::Open(config.model));
   }
-  ASSIGN_OR_RETURN(engine->model_, LlamaModel::Load(mc, *source, weight_dtype, max_model_len, engine->backend_.get()));
+  ASSIGN_OR_RETURN(engine->model_,
+                   LlamaModel::Load(mc, *source, weight_dtype, max_model_len, engine->backend_.get(), shard));
   source.reset();
 
   // The KV cache takes the configured budget, in whole blocks; by default no more than the sequence cap can use.
@@ -174,6 +194,12 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(const EngineConfig&
         max_model_len, "; raise --kv-cache-memory or lower --max-model-len"));
   }
   if (num_blocks > (1ll << 30) / config.block_size) num_blocks = (1ll << 30) / config.block_size;  // int32 slots
+  if (engine->tp_links_ != nullptr) {
+    // Block ids are shared by all ranks, so every rank takes the smallest cache any rank can hold.
+    std::vector<int64_t> all(tp_size);
+    RETURN_IF_ERROR(engine->tp_links_->AllGather(&num_blocks, sizeof(num_blocks), all.data()));
+    num_blocks = *std::min_element(all.begin(), all.end());
+  }
   RETURN_IF_ERROR(engine->model_->AllocateKvCache(static_cast<int>(num_blocks), config.block_size));
 
   engine->block_manager_ =
@@ -186,7 +212,8 @@ absl::StatusOr<std::unique_ptr<LLMEngine>> LLMEngine::Create(const EngineConfig&
         absl::StrCat("--scheduling-policy '", config.scheduling_policy, "' is not one of fcfs, priority"));
   }
   engine->scheduler_ = std::make_unique<Scheduler>(scheduler_config, engine->block_manager_.get());
-  engine->runner_ = std::make_unique<ModelRunner>(engine->model_.get(), engine->backend_.get(), config.block_size);
+  engine->runner_ = std::make_unique<ModelRunner>(engine->model_.get(), engine->backend_.get(), config.block_size,
+                                                 engine->tp_links_);
 
   engine->eos_token_ids_ = engine->generation_config_.eos_token_ids;
   if (engine->eos_token_ids_.empty()) engine->eos_token_ids_ = mc.eos_token_ids;
@@ -367,7 +394,15 @@ void LLMEngine::RecordPromptLogprobs(Request& r, int chunk_start, int chunk_toke
   }
 }
 
+absl::Status LLMEngine::CheckTensorParallelGroup() {
+  RETURN_IF_ERROR(fatal_error_);
+  absl::Status status = runner_->CheckFollowers();
+  if (!status.ok()) fatal_error_ = status;
+  return status;
+}
+
 absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
+  RETURN_IF_ERROR(fatal_error_);
   std::vector<RequestOutput> outputs;
   SchedulerOutput step = scheduler_->Schedule();
   num_preemptions_ += static_cast<int64_t>(step.preempted.size());
@@ -375,7 +410,13 @@ absl::StatusOr<std::vector<RequestOutput>> LLMEngine::Step() {
   const auto now = std::chrono::steady_clock::now();
   for (const ScheduledChunk& c : step.chunks)
     if (!c.request->first_scheduled_time) c.request->first_scheduled_time = now;
-  ASSIGN_OR_RETURN(const StepLogits* logits, runner_->Execute(step.chunks, *block_manager_));
+  absl::StatusOr<const StepLogits*> executed = runner_->Execute(step.chunks, *block_manager_);
+  if (!executed.ok()) {
+    // A tensor-parallel group that failed mid-step is out of step for good: every later step would fail too.
+    if (tp_links_ != nullptr) fatal_error_ = executed.status();
+    return executed.status();
+  }
+  const StepLogits* logits = *executed;
 
   std::vector<ParentRequest*> touched;
   sample_chunks_.clear();

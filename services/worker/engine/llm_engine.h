@@ -38,9 +38,17 @@ struct EngineInfo {
   size_t activation_peak_bytes = 0;
 };
 
+// The tensor-parallel group an engine is one rank of, as the worker's rendezvous set it up.
+struct TensorParallelGroup {
+  parallel::TcpGroup* links = nullptr;  // host links to the other ranks; must outlive the engine
+  std::string nccl_unique_id;           // GPU ranks join this NCCL group
+};
+
 class LLMEngine {
  public:
-  static absl::StatusOr<std::unique_ptr<LLMEngine>> Create(const EngineConfig& config);
+  // `group` is null for a model held whole by this process.
+  static absl::StatusOr<std::unique_ptr<LLMEngine>> Create(const EngineConfig& config,
+                                                           const TensorParallelGroup* group = nullptr);
   ~LLMEngine();
 
   // Validates and queues a request (n or best_of sequences). Errors name the offending field; nothing is queued
@@ -72,6 +80,15 @@ class LLMEngine {
   double kv_cache_usage() const { return block_manager_->Usage(); }
   int64_t num_preemptions() const { return num_preemptions_; }
 
+  // Tensor-parallel followers: runs the leader's steps until it stops the group (OK) or the group breaks.
+  absl::Status ServeFollower() { return runner_->ServeFollower(); }
+  // Set once a step failed in a way that leaves the engine unusable (a tensor-parallel rank is gone); the
+  // worker then reports itself unhealthy.
+  const absl::Status& fatal_error() const { return fatal_error_; }
+  // Tensor-parallel leader, between steps: checks that every follower still answers; a failure is fatal.
+  absl::Status CheckTensorParallelGroup();
+  bool is_tensor_parallel() const { return tp_links_ != nullptr && tp_links_->world_size() > 1; }
+
   // Lower layers, for tests that drive steps by hand.
   ModelRunner& runner() { return *runner_; }
   BlockManager& block_manager() { return *block_manager_; }
@@ -90,6 +107,9 @@ class LLMEngine {
   GenerationConfig generation_config_;
   EngineInfo info_;
   std::unique_ptr<kernels::Backend> backend_;
+  std::unique_ptr<parallel::Communicator> communicator_;
+  parallel::TcpGroup* tp_links_ = nullptr;
+  absl::Status fatal_error_;
   std::unique_ptr<LlamaModel> model_;
   std::unique_ptr<BlockManager> block_manager_;
   std::unique_ptr<Scheduler> scheduler_;

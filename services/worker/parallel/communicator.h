@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -27,5 +28,13 @@ class Communicator {
 
 // The CPU implementation: exchanges through `group` (which must outlive it); the backend's memory is host memory.
 absl::StatusOr<std::unique_ptr<Communicator>> CreateCpuCommunicator(TcpGroup* group, kernels::Backend* backend);
+
+}  // namespace tessera::parallel
+
+namespace tessera::parallel {
+
+// The communicator that fits the backend: NCCL for CUDA (joining `nccl_unique_id`), TCP for the CPU.
+absl::StatusOr<std::unique_ptr<Communicator>> CreateCommunicator(TcpGroup* group, const std::string& nccl_unique_id,
+                                                                 kernels::Backend* backend);
 
 }  // namespace tessera::parallel

@@ -11,6 +11,7 @@
 #include "common/model_config.h"
 #include "kernels/ops.h"
 #include "services/worker/engine/device_buffer.h"
+#include "services/worker/parallel/communicator.h"
 #include "services/worker/engine/weight_source.h"
 
 namespace tessera::engine {
@@ -26,6 +27,26 @@ struct WeightSpec {
 // Every weight a checkpoint of this config holds (lm_head omitted when embeddings are tied), in file order.
 std::vector<WeightSpec> ListWeights(const ModelConfig& config);
 
+// Which tensor-parallel slice of the model this process holds. With size 1 (the default) the model is whole and
+// no communicator is needed.
+struct TensorParallelShard {
+  int rank = 0;
+  int size = 1;
+  parallel::Communicator* communicator = nullptr;  // required when size > 1
+};
+
+// How the heads, the MLP and the vocabulary split over `size` ranks; an error names the dimension that does not
+// divide. Key/value heads are replicated when there are more ranks than KV heads, as vLLM does.
+struct ShardLayout {
+  int num_heads = 0;       // attention heads on this rank
+  int num_kv_heads = 0;    // KV heads on this rank
+  int first_kv_head = 0;   // the first of the model's KV heads this rank holds
+  int64_t intermediate = 0;
+  int64_t vocab_rows = 0;  // rows of the embedding / LM head shard (the last shard is padded with zero rows)
+  int64_t vocab_begin = 0;
+};
+absl::StatusOr<ShardLayout> PlanShard(const ModelConfig& config, int rank, int size);
+
 // One step's inputs, already on the device.
 struct ForwardInputs {
   int num_tokens = 0;
@@ -39,10 +60,12 @@ struct ForwardInputs {
 
 class LlamaModel {
  public:
-  // Validates the architecture and loads every weight from `source`, converted to `weight_dtype`.
+  // Validates the architecture and loads this rank's slice of every weight from `source`, converted to
+  // `weight_dtype`.
   static absl::StatusOr<std::unique_ptr<LlamaModel>> Load(const ModelConfig& config, const WeightSource& source,
                                                           DType weight_dtype, int max_positions,
-                                                          kernels::Backend* backend);
+                                                          kernels::Backend* backend,
+                                                          const TensorParallelShard& shard = {});
 
   // Allocates the paged KV cache: `num_blocks` blocks of `block_size` tokens for every layer.
   absl::Status AllocateKvCache(int num_blocks, int block_size);
@@ -50,10 +73,17 @@ class LlamaModel {
   size_t KvBytesPerBlock(int block_size) const;
   size_t weight_bytes() const { return weight_bytes_; }
 
-  // Runs the batch and returns float32 logits [num_logits, vocab] on the device (valid until the next Forward).
+  // Runs the batch and returns float32 logits on the device (valid until the next Forward): [num_logits, vocab]
+  // when the model is whole; with tensor parallelism every rank's vocabulary shard, [size, num_logits,
+  // vocab_rows], which the caller reorders. input_ids must already be local to the shard (LocalTokenIds).
   absl::StatusOr<kernels::Tensor> Forward(const ForwardInputs& inputs);
 
+  // Maps token ids to rows of this rank's embedding shard, -1 for ids another rank holds.
+  void LocalTokenIds(int32_t* ids, int count) const;
+
   const ModelConfig& config() const { return config_; }
+  const TensorParallelShard& shard() const { return shard_; }
+  const ShardLayout& layout() const { return layout_; }
 
  private:
   struct Layer {
@@ -62,15 +92,19 @@ class LlamaModel {
     bool has_qkv_bias = false;
   };
 
-  LlamaModel(const ModelConfig& config, kernels::Backend* backend) : config_(config), backend_(backend) {}
+  LlamaModel(const ModelConfig& config, kernels::Backend* backend, const TensorParallelShard& shard,
+             const ShardLayout& layout)
+      : config_(config), backend_(backend), shard_(shard), layout_(layout) {}
   absl::Status LoadWeights(const WeightSource& source, DType weight_dtype);
-  // Uploads the named weights concatenated along dim 0 (fused QKV, fused gate/up) in `dtype`.
-  absl::StatusOr<kernels::Tensor> Upload(const WeightSource& source, const std::vector<std::string>& names,
-                                         const std::vector<std::vector<int64_t>>& shapes, DType dtype);
+  // Uploads host weights concatenated along dim 0 (fused QKV, fused gate/up) in `dtype`.
+  absl::StatusOr<kernels::Tensor> Upload(const std::vector<HostWeight>& parts, DType dtype);
+  absl::Status AllReduce(kernels::Tensor& tensor);
   absl::Status ReserveActivations(int num_tokens, int num_logits);
 
   ModelConfig config_;
   kernels::Backend* backend_;
+  TensorParallelShard shard_;
+  ShardLayout layout_;
   int head_dim_ = 0;
   int q_size_ = 0;
   int kv_size_ = 0;
@@ -88,7 +122,8 @@ class LlamaModel {
   std::vector<std::unique_ptr<kernels::DeviceMemory>> kv_memory_;
   std::vector<kernels::Tensor> k_cache_, v_cache_;
 
-  GrowableBuffer residual_, normed_, qkv_, attn_out_, proj_out_, gate_up_, mlp_act_, gathered_, logits_;
+  GrowableBuffer residual_, normed_, qkv_, attn_out_, proj_out_, gate_up_, mlp_act_, gathered_, logits_,
+      all_logits_;
 };
 
 }  // namespace tessera::engine
