@@ -108,15 +108,16 @@ absl::Status FetchFiles(const FetchContext& context, const std::vector<const Rep
   for (const RepoFile* file : files) {
     const std::string blob = ModelCache::BlobName(*file, snapshot);
     if (cache.HasSnapshotFile(snapshot, file->path, blob)) continue;
-    int64_t have = 0;
-    if (!Exists(cache.BlobPath(blob))) {
-      have = FileSizeOrZero(cache.IncompletePath(blob));
-      if (file->size >= 0) {
-        total += file->size;
-        needed += std::max<int64_t>(file->size - have, 0);
-      }
-      resumed += have;
+    if (Exists(cache.BlobPath(blob))) {  // the content is cached under another path or snapshot
+      RETURN_IF_ERROR(cache.LinkSnapshotFile(snapshot, file->path, blob));
+      continue;
     }
+    const int64_t have = FileSizeOrZero(cache.IncompletePath(blob));
+    if (file->size >= 0) {
+      total += file->size;
+      needed += std::max<int64_t>(file->size - have, 0);
+    }
+    resumed += have;
     pending.push_back({file, blob, have});
   }
   if (pending.empty()) return absl::OkStatus();

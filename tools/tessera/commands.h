@@ -6,6 +6,7 @@ namespace tessera::cli {
 
 int RunGenerate(int argc, char** argv, int first);
 int RunBench(int argc, char** argv, int first);
+int RunDownload(int argc, char** argv, int first);
 int RunMakeModel(int argc, char** argv, int first);
 int RunTokenize(int argc, char** argv, int first);
 int RunDetokenize(int argc, char** argv, int first);

@@ -2,13 +2,18 @@
 
 #include <cstdio>
 
+#include "common/hub/model_resolver.h"
 #include "common/status_macros.h"
 
 namespace tessera::engine {
 
 std::vector<FlagSpec> EngineFlagSpecs() {
   return {
-      {"model", true, "Hugging Face model folder (config.json, *.safetensors)"},
+      {"model", true, "model folder (config.json, *.safetensors), or a hub model id org/name fetched into the cache"},
+      {"revision", true, "branch, tag or commit of a hub model id (default: the hub's default branch)"},
+      {"hub", true, "where model ids come from: hf (default; HF_ENDPOINT, HF_TOKEN) or modelscope "
+                    "(MODELSCOPE_DOMAIN, MODELSCOPE_API_TOKEN)"},
+      {"download-dir", true, "model cache folder (default: TESSERA_CACHE, else ~/.cache/tessera)"},
       {"device", true, "cpu (default) or cuda"},
       {"dtype", true, "weight type: auto (as stored), float32, bfloat16, float16"},
       {"load-format", true, "auto (safetensors) or dummy (random weights from config.json)"},
@@ -28,8 +33,12 @@ std::vector<FlagSpec> EngineFlagSpecs() {
 
 absl::StatusOr<EngineConfig> EngineConfigFromFlags(const CommandLine& flags) {
   EngineConfig config;
-  config.model = flags.GetString("model");
-  if (config.model.empty()) return absl::InvalidArgumentError("--model DIR is required");
+  hub::ModelSource source;
+  source.model = flags.GetString("model");
+  if (source.model.empty()) return absl::InvalidArgumentError("--model DIR|ORG/NAME is required");
+  source.revision = flags.GetString("revision");
+  ASSIGN_OR_RETURN(source.hub, hub::ParseHubKind(flags.GetString("hub", "hf")));
+  source.download_dir = flags.GetString("download-dir");
   config.device = flags.GetString("device", config.device);
   config.dtype = flags.GetString("dtype", config.dtype);
   config.load_format = flags.GetString("load-format", config.load_format);
@@ -48,6 +57,9 @@ absl::StatusOr<EngineConfig> EngineConfigFromFlags(const CommandLine& flags) {
   config.seed = static_cast<uint64_t>(seed);
   config.enable_prefix_caching = !flags.Has("no-prefix-caching");
   config.scheduling_policy = flags.GetString("scheduling-policy", config.scheduling_policy);
+  // Resolved last, so that a flag typo is reported before any download starts. Dummy weights need no weight files.
+  source.need_weights = config.load_format != "dummy";
+  ASSIGN_OR_RETURN(config.model, hub::ResolveModelPath(source));
   return config;
 }
 

@@ -1,6 +1,6 @@
 // The engine flags every model-running program shares (the tessera CLI's subcommands and tessera-worker: model,
 // device, dtype, cache and batching limits), in the spelling vLLM users know, and their translation into an
-// EngineConfig.
+// EngineConfig. A --model that names a hub id (org/name) is resolved to a cached snapshot, downloading it first.
 #pragma once
 
 #include <vector>
@@ -13,6 +13,7 @@
 namespace tessera::engine {
 
 std::vector<FlagSpec> EngineFlagSpecs();
+// config.model is always a local folder: --model itself, or the snapshot of the hub id it names.
 absl::StatusOr<EngineConfig> EngineConfigFromFlags(const CommandLine& flags);
 // One stderr line on what was loaded: backend, weights, KV capacity.
 void LogEngineInfo(const LLMEngine& engine);
