@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -16,9 +15,11 @@
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "services/worker/engine/llm.h"
+#include "tools/tessera/bench_serve.h"
 #include "tools/tessera/commands.h"
 #include "tools/tessera/subcommand.h"
 #include "tools/tessera/engine_flags.h"
+#include "tools/tessera/random_dataset.h"
 
 namespace tessera::cli {
 namespace {
@@ -70,15 +71,15 @@ absl::StatusOr<ThroughputOptions> ParseOptions(const CommandLine& flags) {
 
 // Uniform random token ids over the whole vocabulary, as vLLM's random dataset (which then never decodes them).
 std::vector<std::vector<int32_t>> RandomPrompts(const ThroughputOptions& o, int vocab_size) {
-  std::mt19937_64 rng(o.seed);
-  std::uniform_int_distribution<int32_t> token(0, vocab_size - 1);
-  const int low = std::max(1, static_cast<int>(o.input_len * (1.0 - o.range_ratio)));
-  const int high = std::max(low, static_cast<int>(o.input_len * (1.0 + o.range_ratio)));
-  std::uniform_int_distribution<int> length(low, high);
-  std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(o.num_prompts));
-  for (auto& p : prompts) {
-    p.resize(static_cast<size_t>(o.range_ratio > 0.0 ? length(rng) : o.input_len));
-    for (int32_t& id : p) id = token(rng);
+  RandomDatasetOptions dataset;
+  dataset.input_len = o.input_len;
+  dataset.output_len = o.output_len;
+  dataset.num_prompts = o.num_prompts;
+  dataset.range_ratio = o.range_ratio;
+  dataset.seed = o.seed;
+  std::vector<std::vector<int32_t>> prompts;
+  for (RandomRequest& request : RandomRequests(dataset, vocab_size)) {
+    prompts.push_back(std::move(request.prompt_token_ids));
   }
   return prompts;
 }
@@ -161,8 +162,9 @@ absl::Status Throughput(const CommandLine& flags) {
 
 void PrintBenchUsage(std::FILE* out) {
   std::fprintf(out,
-               "usage: tessera bench throughput --model DIR [flags]\n\n"
-               "subcommands:\n  throughput   offline throughput on random prompts (vLLM's bench throughput)\n");
+               "usage: tessera bench {throughput|serve} [flags]\n\n"
+               "subcommands:\n  throughput   offline throughput on random prompts (vLLM's bench throughput)\n"
+               "  serve        online serving latency and throughput against a running server (vLLM's bench serve)\n");
 }
 
 }  // namespace
@@ -173,6 +175,7 @@ int RunBench(int argc, char** argv, int first) {
     return first >= argc ? 2 : 0;
   }
   const std::string sub = argv[first];
+  if (sub == "serve") return RunBenchServe(argc, argv, first + 1);
   if (sub != "throughput") {
     std::fprintf(stderr, "tessera bench: unknown subcommand '%s'\n", sub.c_str());
     PrintBenchUsage(stderr);

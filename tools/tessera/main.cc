@@ -15,7 +15,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"generate", tessera::cli::RunGenerate, "offline batch generation from a model folder"},
-    {"bench", tessera::cli::RunBench, "benchmarks: `bench throughput` (offline, random prompts)"},
+    {"bench", tessera::cli::RunBench, "benchmarks: `bench throughput` (offline), `bench serve` (against a server)"},
     {"download", tessera::cli::RunDownload, "fetch a model from the Hugging Face hub or ModelScope into the cache"},
     {"make-model", tessera::cli::RunMakeModel, "write a random-weight Hugging Face model folder"},
     {"tokenize", tessera::cli::RunTokenize, "text -> token ids with a model folder's tokenizer"},
