@@ -124,8 +124,11 @@ class ModelFidelityTest : public ::testing::TestWithParam<FidelityCase> {
   // bfloat16 weights carry a relative rounding error of up to 2^-9 each; through two layers of 128-wide dot
   // products the logits move by up to ~0.9% of the row's largest logit (measured on all four fixtures), so bf16 is
   // held to 2% of it: loose enough for rounding, tight enough that a wrong op (missing bias, bad RoPE) fails.
-  // On a GPU, activations and the KV cache are bfloat16 too: every op's output is rounded by up to 2^-9 relative,
-  // on top of the weight rounding. TESSERA_GPU_LOGIT_TOLERANCE justifies the bound from measurements.
+  // On a GPU, activations, the residual stream and the KV cache are bfloat16 too: every op's output is rounded by
+  // up to 2^-9 relative, on top of the weight rounding (0.9% above). Measured on an H100 (2026-11-25) the logits
+  // move by at most 2.6-2.7% of the row's largest |logit| on all four fixtures and both block sizes, so the GPU is
+  // held to 4% (about 1.5x the largest measured deviation, leaving room for other GPUs' summation orders); the
+  // greedy ids are still compared wherever the golden margin exceeds twice that.
   Tolerance tolerance() const {
     if (TestDevice() != "cpu") return Tolerance{1e-3f, kGpuRelativeTolerance};
     return GetParam().dtype == "bfloat16" ? Tolerance{1e-3f, 2e-2f} : Tolerance{1e-3f, 0};
