@@ -26,9 +26,8 @@ bool IsIdPart(const std::string& part) {
 absl::StatusOr<ModelId> ParseModelId(const std::string& text) {
   std::vector<std::string> parts = absl::StrSplit(text, '/');
   if (parts.size() != 2 || !IsIdPart(parts[0]) || !IsIdPart(parts[1])) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "'", text, "' is neither an existing model folder nor a model id of the form org/name (letters, digits, "
-        "'.', '_', '-')"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' is not a model id of the form org/name (letters, digits, '.', '_', '-')"));
   }
   return ModelId{parts[0], parts[1]};
 }

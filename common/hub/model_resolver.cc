@@ -64,8 +64,11 @@ absl::StatusOr<std::string> ResolveModelPath(const ModelSource& source, const Hu
     return absl::InvalidArgumentError(
         absl::StrCat("'", source.model, "' is a file; expected a model folder or a model id (org/name)"));
   }
-  // Not a folder here: it must be a hub id (the error says it is neither).
-  if (!LooksLikeModelId(source.model)) return ParseModelId(source.model).status();
+  // Not a folder here: it must be a hub id.
+  if (!LooksLikeModelId(source.model)) {
+    return absl::NotFoundError(absl::StrCat("model folder ", source.model, " does not exist (no ", source.model,
+                                            "/config.json), and it is not a model id of the form org/name"));
+  }
   SnapshotRequest request;
   request.model_id = source.model;
   request.revision = source.revision;

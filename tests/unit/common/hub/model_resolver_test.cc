@@ -44,8 +44,11 @@ TEST_F(ModelResolverTest, ExplainsWhatIsNeitherFolderNorId) {
             absl::StatusCode::kInvalidArgument);
   for (const std::string bad : {(root_ / "missing").string(), std::string("a/../../b"), std::string("../x")}) {
     absl::Status status = ResolveModelPath(ModelSource{bad}, env_).status();
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
-    EXPECT_THAT(std::string(status.message()), testing::HasSubstr("neither an existing model folder nor")) << bad;
+    EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << bad;
+    EXPECT_THAT(std::string(status.message()),
+                testing::AllOf(testing::HasSubstr("does not exist"), testing::HasSubstr("config.json"),
+                               testing::HasSubstr("not a model id")))
+        << bad;
   }
 }
 
