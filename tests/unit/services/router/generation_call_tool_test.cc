@@ -8,9 +8,11 @@
 //   TESSERA_CALL_OUTPUT        file for the results (required)
 //   TESSERA_CALL_PROMPTS       file, one request per line: "text" for a text prompt, "system<TAB>user" for chat
 //   TESSERA_CALL_MODEL         GenerateRequest.model (default empty: the only model)
-//   TESSERA_CALL_MAX_TOKENS    default 8; greedy (temperature 0)
+//   TESSERA_CALL_MAX_TOKENS    default 8
+//   TESSERA_CALL_TEMPERATURE   default 0 (greedy)
 //   TESSERA_CALL_IGNORE_EOS    1 to generate max_tokens tokens whatever comes
-//   TESSERA_CALL_N             sequences per request (default 1; more makes a request run longer)
+//   TESSERA_CALL_N             sequences per request (default 1; more makes a request run longer; needs a
+//                              temperature above 0)
 //   TESSERA_CALL_CONCURRENCY   requests in flight at once (default 1)
 //   TESSERA_CALL_FIRST_RESPONSE_FILE  created when any request receives its first response
 //   TESSERA_CALL_TIMEOUT_S     deadline of each call (default 120)
@@ -88,7 +90,11 @@ v1::GenerateRequest MakeRequest(const std::string& line, int index) {
     user->set_content(line.substr(tab + 1));
   }
   v1::SamplingParameters* sampling = request.mutable_sampling();
-  sampling->set_temperature(0);
+  double temperature = 0;
+  if (const std::string text = Env("TESSERA_CALL_TEMPERATURE"); !text.empty() && !absl::SimpleAtod(text, &temperature)) {
+    ADD_FAILURE() << "TESSERA_CALL_TEMPERATURE is not a number: " << text;
+  }
+  sampling->set_temperature(static_cast<float>(temperature));
   sampling->set_max_tokens(EnvInt("TESSERA_CALL_MAX_TOKENS", 8));
   if (Env("TESSERA_CALL_IGNORE_EOS") == "1") sampling->set_ignore_eos(true);
   if (const int n = EnvInt("TESSERA_CALL_N", 1); n > 1) sampling->set_n(n);
