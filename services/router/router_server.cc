@@ -114,8 +114,9 @@ void RouterServer::Shutdown(absl::Time until) {
   registry_->NotifyChange();
   if (health_thread_.joinable()) health_thread_.join();
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) health->SetServingStatus(false);
-  // Registration streams never end on their own; a short grace lets calls finishing right now complete.
-  server_->Shutdown(absl::ToChronoTime(std::max(until, absl::Now() + absl::Milliseconds(100))));
+  // Generate calls are done (or out of grace). Registration streams never end on their own, so only calls finishing
+  // right now (Tokenize, a probe) get a moment before everything still open is cancelled.
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Milliseconds(500)));
   server_->Wait();
   prober_->Stop();
   if (dns_) dns_->Stop();
