@@ -103,7 +103,8 @@ void RouterServer::Drain() {
 }
 
 void RouterServer::Shutdown(absl::Time until) {
-  if (shut_down_) return;
+  // A server whose Start failed half-way has nothing running to stop.
+  if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   Drain();
   generation_->WaitIdle(until);

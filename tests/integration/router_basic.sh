@@ -70,6 +70,23 @@ for series in 'tessera_router_worker_in_flight_requests{worker="'"${ADDRESS[w3]}
   grep -qF -- "$series" "$WORK_DIR/router.prom" && pass "metrics carry $series" || fail "metrics lack $series"
 done
 
+# --- DNS discovery: a second router finds w1 as the A record of localhost; a bad flag fails cleanly.
+W1_PORT="${ADDRESS[w1]##*:}"
+start_router dns_router --discover-dns "localhost:$W1_PORT" --dns-refresh-seconds 1
+wait_for_metric dns_router tessera_router_healthy_workers 1 60 &&
+  pass "--discover-dns localhost:$W1_PORT finds w1" || fail "--discover-dns: $(scrape dns_router | grep healthy)"
+call "${ADDRESS[dns_router]}" "$WORK_DIR/dns.out" TESSERA_CALL_PROMPTS="$WORK_DIR/prompts" || die "calls via DNS failed"
+[[ "$(result_field "$WORK_DIR/dns.out" 1 4)" == "$(result_field "$WORK_DIR/direct" 1 4)" ]] &&
+  pass "the DNS-discovered worker answers through the second router" || fail "via DNS: $(cat "$WORK_DIR/dns.out")"
+stop_process dns_router
+rc=0
+"$TESSERA_ROUTER_BIN" --port 0 --policy random >"$WORK_DIR/bad.out" 2>&1 || rc=$?
+if [[ "$rc" == 1 ]] && grep -q "unknown routing policy 'random'" "$WORK_DIR/bad.out"; then
+  pass "--policy random is refused with a message"
+else
+  fail "--policy random: exit $rc: $(cat "$WORK_DIR/bad.out")"
+fi
+
 # --- A restarted router (same port) gets w3's registration again; SIGTERM stops it with exit 0.
 kill -TERM "${PID[router]}"
 router_rc=0
