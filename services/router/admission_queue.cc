@@ -72,8 +72,8 @@ absl::StatusOr<AdmissionQueue::Admitted> AdmissionQueue::Admit(const std::string
         absl::MutexLock lock(&mutex_);
         if (queued_ >= options_.max_queued_requests) {
           return absl::ResourceExhaustedError(
-              absl::StrCat("every worker of model '", model, "' is at its in-flight cap and the router's queue is full (",
-                           options_.max_queued_requests, " requests waiting); retry later"));
+              absl::StrCat("every worker of model '", model, "' is at its in-flight cap and the router's queue is full",
+                       " (", options_.max_queued_requests, " requests waiting); retry later"));
         }
         ticket = next_ticket_++;
         waiting_[model].push_back(*ticket);

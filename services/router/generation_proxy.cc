@@ -155,9 +155,9 @@ grpc::Status GenerationProxy::RouteGenerate(grpc::ServerContext* context, const 
     }
     if (relayed > 0 && IsTransportFailure(status.error_code())) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          absl::StrCat("worker ", address, " failed after ", relayed,
-                                       " responses had been relayed (", std::string(GrpcCodeName(status.error_code())), ": ",
-                                       status.error_message(), "); the request cannot be retried mid-stream"));
+                          absl::StrCat("worker ", address, " failed after ", relayed, " responses had been relayed (",
+                                       std::string(GrpcCodeName(status.error_code())), ": ", status.error_message(),
+                                       "); the request cannot be retried mid-stream"));
     }
     return status;  // the worker's own verdict on the request (invalid argument, deadline, ...)
   }

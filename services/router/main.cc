@@ -60,7 +60,8 @@ absl::Status Run(int argc, char** argv) {
   const std::vector<FlagSpec> specs = RouterFlagSpecs();
   ASSIGN_OR_RETURN(CommandLine flags, CommandLine::Parse(argc, argv, 1, specs));
   if (flags.Has("help")) {
-    std::fprintf(stdout, "usage: tessera-router --port N [--workers host:port,...] [--discover-dns NAME:PORT] [flags]\n%s",
+    std::fprintf(stdout,
+                 "usage: tessera-router --port N [--workers host:port,...] [--discover-dns NAME:PORT] [flags]\n%s",
                  CommandLine::Usage(specs).c_str());
     return absl::OkStatus();
   }

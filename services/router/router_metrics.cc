@@ -60,9 +60,9 @@ absl::StatusOr<std::unique_ptr<RouterMetrics>> RouterMetrics::Create(metrics::Re
   ASSIGN_OR_RETURN(metrics::GaugeFamily * healthy_workers,
                    registry->AddGauge("tessera_router_healthy_workers", "Workers that are healthy now."));
   ASSIGN_OR_RETURN(m->healthy_workers_, healthy_workers->WithLabels({}));
-  ASSIGN_OR_RETURN(m->generate_calls_, registry->AddCounter("tessera_router_generate_requests_total",
-                                                            "Generate calls finished by the router, by gRPC status code.",
-                                                            {"code"}));
+  ASSIGN_OR_RETURN(m->generate_calls_,
+                   registry->AddCounter("tessera_router_generate_requests_total",
+                                        "Generate calls finished by the router, by gRPC status code.", {"code"}));
   RouterMetrics* self = m.get();
   registry->AddCollectHook([self] { self->Refresh(); });
   return m;

@@ -279,7 +279,9 @@ absl::StatusOr<WorkerRegistry::Acquired> WorkerRegistry::TryAcquire(const std::s
   }
   if (!any_available) {
     bool all_excluded = true;
-    for (const RoutingCandidate& candidate : candidates) all_excluded = all_excluded && excluded.contains(candidate.address);
+    for (const RoutingCandidate& candidate : candidates) {
+      all_excluded = all_excluded && excluded.contains(candidate.address);
+    }
     if (all_excluded) {
       return absl::UnavailableError(
           absl::StrCat("every healthy worker of model '", model, "' failed this request"));

@@ -91,8 +91,9 @@ v1::GenerateRequest MakeRequest(const std::string& line, int index) {
   }
   v1::SamplingParameters* sampling = request.mutable_sampling();
   double temperature = 0;
-  if (const std::string text = Env("TESSERA_CALL_TEMPERATURE"); !text.empty() && !absl::SimpleAtod(text, &temperature)) {
-    ADD_FAILURE() << "TESSERA_CALL_TEMPERATURE is not a number: " << text;
+  const std::string temperature_text = Env("TESSERA_CALL_TEMPERATURE");
+  if (!temperature_text.empty() && !absl::SimpleAtod(temperature_text, &temperature)) {
+    ADD_FAILURE() << "TESSERA_CALL_TEMPERATURE is not a number: " << temperature_text;
   }
   sampling->set_temperature(static_cast<float>(temperature));
   sampling->set_max_tokens(EnvInt("TESSERA_CALL_MAX_TOKENS", 8));
