@@ -38,7 +38,7 @@ class CudaBackend : public Backend {
   absl::Status CopyToHost(void* host_dst, const void* device_src, size_t bytes) override;
   absl::Status Synchronize() override;
   // The cudaStream_t every op is enqueued on (for NCCL and other libraries ordering their work with ours).
-  void* native_stream() { return stream_; }
+  void* native_stream() override { return stream_; }
 
   void Embedding(const Tensor& ids, const Tensor& table, Tensor& out) override;
   void RmsNorm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) override;
