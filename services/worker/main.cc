@@ -1,6 +1,7 @@
 // tessera-worker: serves one model over gRPC (tessera.v1.Generation, tessera.v1.WorkerControl, grpc.health.v1).
 // SIGTERM or SIGINT drains: health turns NOT_SERVING, no new requests are admitted, in-flight ones get
 // --drain-grace-seconds to finish, then the process exits 0.
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -16,6 +17,7 @@
 #include "services/worker/engine/engine_flags.h"
 #include "services/worker/generation_service.h"
 #include "services/worker/registration_client.h"
+#include "services/worker/tensor_parallel_launcher.h"
 #include "services/worker/worker_server.h"
 
 namespace tessera::worker {
@@ -35,6 +37,7 @@ std::vector<FlagSpec> WorkerFlagSpecs() {
                    "serve Prometheus metrics at GET /metrics on this port (same host; default: no metrics endpoint)"});
   specs.push_back({"register-with", true,
                    "HOST:PORT of a tessera-router: register there and push a load report every second"});
+  for (FlagSpec& spec : TensorParallelFlagSpecs()) specs.push_back(std::move(spec));
   specs.push_back({"help", false, "show this help"});
   return specs;
 }
@@ -49,8 +52,10 @@ absl::Status Run(int argc, char** argv) {
   if (!flags.positional().empty()) {
     return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", flags.positional()[0], "'"));
   }
-  if (!flags.Has("port")) return absl::InvalidArgumentError("--port N is required");
   ASSIGN_OR_RETURN(engine::EngineConfig config, engine::EngineConfigFromFlags(flags));
+  // A follower rank serves no requests: it runs the steps its leader sends until the leader stops.
+  if (IsTensorParallelFollower(flags)) return RunTensorParallelFollower(flags, config);
+  if (!flags.Has("port")) return absl::InvalidArgumentError("--port N is required");
   ASSIGN_OR_RETURN(int64_t port, flags.GetInt("port", 0));
   ASSIGN_OR_RETURN(int64_t max_in_flight, flags.GetInt("max-in-flight-requests", 0));
   ASSIGN_OR_RETURN(int64_t grace_seconds, flags.GetInt("drain-grace-seconds", 30));
@@ -60,7 +65,7 @@ absl::Status Run(int argc, char** argv) {
   if (flags.Has("metrics-port") && (metrics_port < 0 || metrics_port > 65535)) {
     return absl::InvalidArgumentError("--metrics-port must be between 0 and 65535");
   }
-  const std::string served_model_name = flags.GetString("served-model-name", config.model);
+  const std::string served_model_name = flags.GetString("served-model-name", flags.GetString("model"));
 
   // Signals are taken by sigwait below; every thread started from here on inherits the blocked mask.
   sigset_t signals;
@@ -69,7 +74,19 @@ absl::Status Run(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Declared before the engine: the engine's teardown stops the followers, then this reaps them.
+  ASSIGN_OR_RETURN(std::unique_ptr<TensorParallelLeader> tensor_parallel,
+                   TensorParallelLeader::Start(flags, engine::EngineFlagSpecs(), config,
+                                               flags.GetString("host", "0.0.0.0")));
+  if (tensor_parallel) RETURN_IF_ERROR(tensor_parallel->AwaitFollowers());
+
   AsyncEngineOptions engine_options;
+  if (tensor_parallel) engine_options.tensor_parallel_group = tensor_parallel->group();
+  // The server exists only after the engine; a failure before then is reported by Create itself.
+  std::atomic<WorkerServer*> health_owner{nullptr};
+  engine_options.on_fatal_error = [&health_owner](const absl::Status&) {
+    if (WorkerServer* owner = health_owner.load()) owner->SetNotServing();
+  };
   engine_options.max_in_flight_requests = static_cast<int>(max_in_flight);
   // Declared before the engine and the server so that it outlives both.
   metrics::Registry registry;
@@ -88,6 +105,7 @@ absl::Status Run(int argc, char** argv) {
   server_options.served_model_name = served_model_name;
   server_options.advertised_address = flags.GetString("advertised-address");
   ASSIGN_OR_RETURN(std::unique_ptr<WorkerServer> server, WorkerServer::Start(engine.get(), server_options));
+  health_owner = server.get();
   std::fprintf(stderr, "tessera-worker: serving '%s' on %s\n", server_options.served_model_name.c_str(),
                server->address().c_str());
   if (flags.Has("metrics-port")) {
@@ -123,6 +141,7 @@ absl::Status Run(int argc, char** argv) {
   if (registration) registration->ReportNow();  // the router stops sending requests here at once
   server->Shutdown(std::chrono::steady_clock::now() + grace);
   if (registration) registration->Stop();
+  health_owner = nullptr;
   server.reset();
   engine.reset();
   if (metrics_server) metrics_server->Stop();

@@ -25,6 +25,8 @@ struct WorkerServerOptions {
 
 class WorkerServer {
  public:
+  // Health turns NOT_SERVING (draining, or an engine that can no longer run requests).
+  void SetNotServing();
   // Binds and starts serving. `engine` must outlive the server.
   static absl::StatusOr<std::unique_ptr<WorkerServer>> Start(AsyncEngine* engine, const WorkerServerOptions& options);
   ~WorkerServer();
@@ -40,7 +42,6 @@ class WorkerServer {
 
  private:
   WorkerServer() = default;
-  void SetNotServing();
 
   AsyncEngine* engine_ = nullptr;
   std::unique_ptr<GenerationService> generation_;

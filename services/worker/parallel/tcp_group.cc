@@ -90,7 +90,9 @@ absl::StatusOr<std::unique_ptr<TcpGroup>> TcpGroup::Listen(const std::string& ho
 }
 
 absl::Status TcpGroup::AcceptFollowers(std::chrono::steady_clock::time_point deadline) {
+  // Counted from the links already made, so that a caller may wait in several shorter rounds.
   int connected = 0;
+  for (int r = 1; r < world_size_; ++r) connected += fds_[r] >= 0 ? 1 : 0;
   while (connected < world_size_ - 1) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {

@@ -31,7 +31,8 @@ class TcpGroup {
   TcpGroup(const TcpGroup&) = delete;
   TcpGroup& operator=(const TcpGroup&) = delete;
 
-  // Leader side, step 2: waits until every follower has connected.
+  // Leader side, step 2: waits until every follower has connected (or the deadline passes; a later call goes on
+  // from the followers already connected).
   absl::Status AcceptFollowers(std::chrono::steady_clock::time_point deadline);
 
   int rank() const { return rank_; }

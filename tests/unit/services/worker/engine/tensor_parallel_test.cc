@@ -212,3 +212,38 @@ TEST(TensorParallelFailureTest, LeaderFailsForGoodWhenAFollowerDies) {
 
 }  // namespace
 }  // namespace tessera::engine
+
+#ifdef TESSERA_HAVE_NCCL
+}  // namespace
+}  // namespace tessera::engine
+#include "services/worker/parallel/nccl_communicator.h"
+namespace tessera::engine {
+namespace {
+
+// On one GPU the NCCL path still runs: a group of one rank goes through the same sharded loading and NCCL
+// all-reduces as a multi-GPU group, and must give the whole model's logits.
+TEST(TensorParallelCudaTest, NcclGroupOfOneMatchesTheWholeModel) {
+  EngineConfig config = Config("tiny-llama", 1);
+  config.device = "cuda";
+  auto whole = LLMEngine::Create(config);
+  if (!whole.ok()) GTEST_SKIP() << "no CUDA device: " << whole.status();
+  const auto expected = RunTeacherForced(**whole, kPrompts);
+  whole->reset();
+
+  auto links = parallel::TcpGroup::Listen("127.0.0.1", 0, 1);
+  ASSERT_TRUE(links.ok());
+  auto id = parallel::CreateNcclUniqueId();
+  ASSERT_TRUE(id.ok()) << id.status();
+  TensorParallelGroup group{links->get(), *id};
+  auto engine = LLMEngine::Create(config, &group);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  const auto logits = RunTeacherForced(**engine, kPrompts);
+  ASSERT_EQ(logits.size(), expected.size());
+  float worst = 0.0f;
+  for (size_t r = 0; r < logits.size(); ++r) {
+    for (size_t v = 0; v < logits[r].size(); ++v) worst = std::max(worst, std::fabs(logits[r][v] - expected[r][v]));
+  }
+  // An all-reduce over one rank is a copy: the same bf16 computation, the same logits.
+  EXPECT_EQ(worst, 0.0f);
+}
+#endif
