@@ -20,10 +20,11 @@ OUTPUT_LEN=8
 WORKER_PID=""
 ROUTER_PID=""
 GATEWAY_PID=""
+ROUTED_GATEWAY_PID=""
 
 cleanup() {
   local pid
-  for pid in "$GATEWAY_PID" "$ROUTER_PID" "$WORKER_PID"; do
+  for pid in "$ROUTED_GATEWAY_PID" "$GATEWAY_PID" "$ROUTER_PID" "$WORKER_PID"; do
     if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
@@ -36,7 +37,7 @@ trap cleanup EXIT
 die() {
   echo "FAIL: $*" >&2
   local log
-  for log in worker router gateway; do
+  for log in worker router gateway routed_gateway; do
     [[ -f "$WORK_DIR/$log.log" ]] && { echo "--- $log log:" >&2; tail -n 20 "$WORK_DIR/$log.log" >&2; }
   done
   exit 1
@@ -69,9 +70,9 @@ ROUTER_ADDRESS=""
 if [[ -n "${TESSERA_ROUTER_BIN:-}" && -x "${TESSERA_ROUTER_BIN:-}" ]]; then
   "$TESSERA_ROUTER_BIN" --host 127.0.0.1 --port 0 --workers "$WORKER_ADDRESS" >"$WORK_DIR/router.log" 2>&1 &
   ROUTER_PID=$!
-  if wait_for_log "$WORK_DIR/router.log" "(serving|listening) .*[^ ]+:[0-9]+" 60 "$ROUTER_PID"; then
-    ROUTER_ADDRESS="$(grep -oE "(serving|listening) .*[^ ]+:[0-9]+" "$WORK_DIR/router.log" | head -n 1 |
-      grep -oE "[^ ]+:[0-9]+$")"
+  if wait_for_log "$WORK_DIR/router.log" "routing with [^ ]+ on [^ ]+:[0-9]+" 60 "$ROUTER_PID"; then
+    ROUTER_ADDRESS="$(grep -oE "routing with [^ ]+ on [^ ]+:[0-9]+" "$WORK_DIR/router.log" | head -n 1 |
+      sed -E 's/.* on //')"
     pass "router on $ROUTER_ADDRESS"
   else
     fail "the router did not start: $(tail -n 5 "$WORK_DIR/router.log")"
@@ -180,6 +181,16 @@ check_run worker_grpc_rate10 "10.00" exact --backend tessera-grpc --grpc-target 
 check_run worker_grpc_inf none exact --backend tessera-grpc --grpc-target "$WORKER_ADDRESS" --prompt-token-ids
 if [[ -n "$ROUTER_ADDRESS" ]]; then
   check_run router_grpc_inf none exact --backend tessera-grpc --grpc-target "$ROUTER_ADDRESS" --max-concurrency 4
+  # The whole serving path: gateway -> router -> worker.
+  "$TESSERA_GATEWAY_BIN" --router "$ROUTER_ADDRESS" --host 127.0.0.1 --port 0 >"$WORK_DIR/routed_gateway.log" 2>&1 &
+  ROUTED_GATEWAY_PID=$!
+  if wait_for_log "$WORK_DIR/routed_gateway.log" "listening on [^ ]+:[0-9]+" 60 "$ROUTED_GATEWAY_PID"; then
+    routed_port="$(grep -oE "listening on [^ ,]+:[0-9]+" "$WORK_DIR/routed_gateway.log" | head -n 1 | sed -E 's/.*://')"
+    check_run gateway_router_rate10 "10.00" exact --base-url "http://127.0.0.1:$routed_port" --request-rate 10 \
+      --max-concurrency 4
+  else
+    fail "the gateway in front of the router did not start: $(tail -n 5 "$WORK_DIR/routed_gateway.log")"
+  fi
 fi
 
 # Without --model, the model is the server's first; the default result file name follows vLLM's pattern.

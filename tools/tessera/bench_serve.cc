@@ -628,7 +628,7 @@ class ServeBenchmark {
     std::optional<AsyncSemaphore> slots;
     if (o_.max_concurrency) slots.emplace(*o_.max_concurrency);
     std::optional<ProgressBar> bar;
-    if (progress) bar.emplace("", static_cast<int64_t>(requests.size()));
+    if (progress) bar.emplace("Requests", static_cast<int64_t>(requests.size()));
     size_t finished = 0;
     asio::steady_timer all_finished(executor, asio::steady_timer::time_point::max());
     const BenchClock::time_point run_start = BenchClock::now();
