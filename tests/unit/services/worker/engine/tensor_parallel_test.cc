@@ -14,6 +14,9 @@
 #include "services/worker/engine/llm_engine.h"
 #include "services/worker/parallel/tcp_group.h"
 #include "tests/unit/services/worker/engine/fixture_models.h"
+#ifdef TESSERA_HAVE_NCCL
+#include "services/worker/parallel/nccl_communicator.h"
+#endif
 
 namespace tessera::engine {
 namespace {
@@ -210,15 +213,7 @@ TEST(TensorParallelFailureTest, LeaderFailsForGoodWhenAFollowerDies) {
   for (const absl::Status& s : group.Stop()) (void)s;  // the follower ends with an error: its leader is gone
 }
 
-}  // namespace
-}  // namespace tessera::engine
-
 #ifdef TESSERA_HAVE_NCCL
-}  // namespace
-}  // namespace tessera::engine
-#include "services/worker/parallel/nccl_communicator.h"
-namespace tessera::engine {
-namespace {
 
 // On one GPU the NCCL path still runs: a group of one rank goes through the same sharded loading and NCCL
 // all-reduces as a multi-GPU group, and must give the whole model's logits.
@@ -247,3 +242,6 @@ TEST(TensorParallelCudaTest, NcclGroupOfOneMatchesTheWholeModel) {
   EXPECT_EQ(worst, 0.0f);
 }
 #endif
+
+}  // namespace
+}  // namespace tessera::engine
