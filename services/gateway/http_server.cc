@@ -484,6 +484,11 @@ class HttpServer::Impl {
       const ApiError error{503, CatMessage("backend unavailable: ", result.first.error_message()), std::nullopt};
       co_return co_await WriteError(stream, request, error);
     }
+    // A router lists the models of its healthy workers only: none listed means nothing could answer a request.
+    if (result.second.models().empty()) {
+      const ApiError error{503, "no healthy worker serves a model", std::nullopt};
+      co_return co_await WriteError(stream, request, error);
+    }
     co_return co_await Write(stream, request, http::status::ok, std::string(), std::string_view());
   }
 

@@ -14,6 +14,7 @@ start_worker --max-in-flight-requests 1
 start_router
 start_gateway gateway --api-key "$API_KEY" --max-body-bytes "$MAX_BODY"
 wait_gateway_healthy
+pass "gateway :$GATEWAY_PORT → ${ROUTER_PID:+router $BACKEND_ADDRESS → }worker $WORKER_ADDRESS"
 
 # Sends a request; sets HTTP_STATUS and HTTP_BODY. Usage: http METHOD PATH KEY [BODY_FILE]
 http() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# End-to-end check of the serving path with the real processes: tessera-worker serving the fixture tiny-qwen3 and
-# tessera-gateway in front of it (no router: the gateway speaks tessera.v1.Generation to the worker directly),
-# driven over HTTP with curl the way an OpenAI client would. The greedy text must equal `tessera generate`'s.
+# End-to-end check of the serving path with the real processes: tessera-worker serving the fixture tiny-qwen3,
+# tessera-router in front of it when TESSERA_ROUTER_BIN is set (without it the gateway speaks tessera.v1.Generation
+# to the worker directly), and tessera-gateway, driven over HTTP with curl the way an OpenAI client would. The greedy text must equal `tessera generate`'s.
 # Needs only bash, coreutils, grep, sed and curl (no python/node), so it runs on a bare CI image.
 set -euo pipefail
 
@@ -17,13 +17,14 @@ API_KEY="secret"
 KV_FLAGS=(--kv-cache-memory 16777216)
 WORK_DIR="$(mktemp -d)"
 WORKER_PID=""
+ROUTER_PID=""
 GATEWAY_PID=""
 FAILURES=0
 
 # Stops whichever process is still running (SIGTERM, then wait) and removes the scratch folder.
 cleanup() {
   local pid
-  for pid in "$GATEWAY_PID" "$WORKER_PID"; do
+  for pid in "$GATEWAY_PID" "$ROUTER_PID" "$WORKER_PID"; do
     if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
@@ -44,7 +45,7 @@ pass() {
 
 die() {
   echo "FAIL: $*" >&2
-  for log in worker gateway; do
+  for log in worker router gateway; do
     [[ -f "$WORK_DIR/$log.log" ]] && { echo "--- $log log:" >&2; tail -n 20 "$WORK_DIR/$log.log" >&2; }
   done
   exit 1
@@ -90,16 +91,25 @@ wait_for_log "$WORK_DIR/worker.log" "serving '.*' on [^ ]+:[0-9]+" 30 "$WORKER_P
 WORKER_ADDRESS="$(grep -oE "serving '.*' on [^ ]+:[0-9]+" "$WORK_DIR/worker.log" | head -n 1 | sed -E 's/.* on //')"
 pass "worker serving on $WORKER_ADDRESS"
 
-"$TESSERA_GATEWAY_BIN" --router "$WORKER_ADDRESS" --host 127.0.0.1 --port 0 --api-key "$API_KEY" \
+BACKEND_ADDRESS="$WORKER_ADDRESS"
+if [[ -n "${TESSERA_ROUTER_BIN:-}" ]]; then
+  "$TESSERA_ROUTER_BIN" --host 127.0.0.1 --port 0 --workers "$WORKER_ADDRESS" >"$WORK_DIR/router.log" 2>&1 &
+  ROUTER_PID=$!
+  wait_for_log "$WORK_DIR/router.log" "routing with [^ ]+ on [^ ]+:[0-9]+" 30 "$ROUTER_PID" || die "the router did not start"
+  BACKEND_ADDRESS="$(grep -oE "routing with [^ ]+ on [^ ]+:[0-9]+" "$WORK_DIR/router.log" | head -n 1 | sed -E 's/.* on //')"
+  pass "router on $BACKEND_ADDRESS in front of the worker"
+fi
+
+"$TESSERA_GATEWAY_BIN" --router "$BACKEND_ADDRESS" --host 127.0.0.1 --port 0 --api-key "$API_KEY" \
   >"$WORK_DIR/gateway.log" 2>&1 &
 GATEWAY_PID=$!
 wait_for_log "$WORK_DIR/gateway.log" "listening on [^ ]+:[0-9]+" 30 "$GATEWAY_PID" || die "the gateway did not start"
 GATEWAY_PORT="$(grep -oE "listening on [^ ,]+:[0-9]+" "$WORK_DIR/gateway.log" | head -n 1 | sed -E 's/.*://')"
 pass "gateway listening on port $GATEWAY_PORT"
 
-# /health is open (no key) and turns 200 once the backend answers.
+# /health is open (no key) and turns 200 once the backend answers and lists a model (a router lists healthy workers).
 healthy=0
-for ((i = 0; i < 100; i++)); do
+for ((i = 0; i < 600; i++)); do
   http GET /health ""
   [[ "$HTTP_STATUS" == 200 ]] && { healthy=1; break; }
   sleep 0.1
@@ -227,12 +237,19 @@ else
   fail "temperature -1: expected 400 naming temperature, got $HTTP_STATUS $HTTP_BODY"
 fi
 
-# --- SIGTERM stops both processes; the worker drains and exits 0.
+# --- SIGTERM stops every process; the worker drains and exits 0.
 kill -TERM "$GATEWAY_PID"
 gateway_rc=0
 wait "$GATEWAY_PID" || gateway_rc=$?
 GATEWAY_PID=""
 [[ "$gateway_rc" == 0 ]] && pass "gateway exits 0 on SIGTERM" || fail "gateway exited $gateway_rc on SIGTERM"
+if [[ -n "$ROUTER_PID" ]]; then
+  kill -TERM "$ROUTER_PID"
+  router_rc=0
+  wait "$ROUTER_PID" || router_rc=$?
+  ROUTER_PID=""
+  [[ "$router_rc" == 0 ]] && pass "router exits 0 on SIGTERM" || fail "router exited $router_rc on SIGTERM"
+fi
 kill -TERM "$WORKER_PID"
 worker_rc=0
 wait "$WORKER_PID" || worker_rc=$?

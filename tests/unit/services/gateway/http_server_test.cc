@@ -75,14 +75,15 @@ class ScriptedGeneration final : public v1::Generation::Service {
 
   grpc::Status ListModels(grpc::ServerContext*, const v1::ListModelsRequest*,
                           v1::ListModelsResponse* response) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++list_models_calls_;
+    if (!lists_models_) return grpc::Status::OK;
     for (const char* id : {"tiny", "busy", "hang"}) {
       v1::ModelCard* card = response->add_models();
       card->set_id(id);
       card->set_created(1);
       card->set_max_model_len(128);
     }
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++list_models_calls_;
     return grpc::Status::OK;
   }
 
@@ -128,6 +129,11 @@ class ScriptedGeneration final : public v1::Generation::Service {
     std::lock_guard<std::mutex> lock(mutex_);
     return list_models_calls_;
   }
+  // As a router whose workers are all unhealthy: the list is empty.
+  void set_lists_models(bool lists_models) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    lists_models_ = lists_models;
+  }
 
  private:
   std::mutex mutex_;
@@ -137,6 +143,7 @@ class ScriptedGeneration final : public v1::Generation::Service {
   v1::GenerateRequest last_request_;
   v1::TokenizeRequest last_tokenize_;
   int list_models_calls_ = 0;
+  bool lists_models_ = true;
 };
 
 struct HttpReply {
@@ -432,6 +439,15 @@ TEST_F(GatewayHttpTest, UnknownModelIs404NamingTheParam) {
     EXPECT_THAT(error["message"].get<std::string>(), HasSubstr("nope"));
   }
   EXPECT_EQ(backend_.last_request().request_id(), "") << "the unknown model reached the backend";
+}
+
+TEST_F(GatewayHttpTest, HealthIs503WhileNoModelIsListed) {
+  backend_.set_lists_models(false);
+  const HttpReply reply = Exchange(port_, "GET", "/health", "");
+  EXPECT_EQ(reply.status, 503);
+  EXPECT_EQ(Json::parse(reply.body)["error"]["type"], "ServiceUnavailableError");
+  backend_.set_lists_models(true);
+  EXPECT_EQ(Exchange(port_, "GET", "/health", "").status, 200);
 }
 
 TEST_F(GatewayHttpTest, ModelListIsAskedOnceWhileFresh) {
