@@ -6,7 +6,8 @@
 # printed. The weights are random, so the text is gibberish; the serving path is the real one.
 #   bash tools/quickstart.sh          build, start (restarting what a previous run left), ask once
 #   bash tools/quickstart.sh --stop   stop the services
-# TESSERA_QUICKSTART_PORT (default 8000) is the gateway's port; TESSERA_QUICKSTART_MODEL the model folder.
+# TESSERA_QUICKSTART_PORT (default 8000) is the gateway's port; TESSERA_QUICKSTART_MODEL the model folder;
+# TESSERA_QUICKSTART_TP (default 1) splits the model over that many worker processes (tensor parallelism).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,7 @@ STATE_DIR=.quickstart
 GATEWAY_PORT="${TESSERA_QUICKSTART_PORT:-8000}"
 MODEL_DIR="${TESSERA_QUICKSTART_MODEL:-build/models/tiny-qwen3}"
 SERVED_MODEL=tiny-qwen3
+TENSOR_PARALLEL_SIZE="${TESSERA_QUICKSTART_TP:-1}"
 
 # Stops what a previous run started (gateway first, so that no request arrives while the others go).
 stop_services() {
@@ -85,7 +87,7 @@ mkdir -p "$STATE_DIR"
 rm -f "$STATE_DIR"/*.log
 
 start_service worker ./build/services/worker/tessera-worker --model "$MODEL_DIR" --served-model-name "$SERVED_MODEL" \
-  --host 127.0.0.1 --port 0 --metrics-port 0
+  --host 127.0.0.1 --port 0 --metrics-port 0 --tensor-parallel-size "$TENSOR_PARALLEL_SIZE"
 wait_for_log worker "metrics at http://[^ ]+:[0-9]+/metrics" 120 || die "the worker did not start"
 worker_address="$(grep -oE "serving '.*' on [^ ]+:[0-9]+" "$STATE_DIR/worker.log" | head -n 1 | sed -E 's/.* on //')"
 worker_metrics="$(grep -oE "http://[^ ]+:[0-9]+/metrics" "$STATE_DIR/worker.log" | head -n 1)"
