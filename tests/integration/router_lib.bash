@@ -46,17 +46,6 @@ die() {
   exit 1
 }
 
-# Waits up to $3 seconds for the log file $1 to contain a line matching the regex $2, while process $4 lives.
-wait_for_log() {
-  local log="$1" pattern="$2" seconds="$3" pid="$4" i
-  for ((i = 0; i < seconds * 10; i++)); do
-    grep -qE "$pattern" "$log" 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
 # start_worker NAME [FLAGS...]: a tessera-worker for the tiny model on 127.0.0.1 (--port 0 unless FLAGS set one),
 # with a metrics endpoint; sets PID, ADDRESS and METRICS_PORT for NAME.
 start_worker() {

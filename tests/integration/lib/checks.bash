@@ -1,5 +1,5 @@
 # Shared by the integration scripts: a scratch folder removed on exit, pass/fail bookkeeping, a check that a tessera
-# command fails cleanly with a message, and the final verdict. Source it after `set -euo pipefail`.
+# command fails cleanly with a message, waiting for a service's log line, and the final verdict. Source it after `set -euo pipefail`.
 
 : "${TESSERA_BIN:?set TESSERA_BIN to the tessera binary}"
 : "${TESSERA_FIXTURES_DIR:?set TESSERA_FIXTURES_DIR to tests/fixtures}"
@@ -46,6 +46,17 @@ expect_error() {
     fi
   done
   pass "$name (exit $rc: $(tail -n 1 "$WORK_DIR/stderr"))"
+}
+
+# Waits up to $3 seconds for the log file $1 to contain a line matching the regex $2, while process $4 lives.
+wait_for_log() {
+  local log="$1" pattern="$2" seconds="$3" pid="$4" i
+  for ((i = 0; i < seconds * 10; i++)); do
+    grep -qE "$pattern" "$log" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
 }
 
 # Exits with the verdict; $1 names the script's checks.
