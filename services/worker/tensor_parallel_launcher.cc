@@ -128,7 +128,9 @@ absl::StatusOr<std::unique_ptr<TensorParallelLeader>> TensorParallelLeader::Star
   ASSIGN_OR_RETURN(leader->links_, parallel::TcpGroup::Listen(links_host, 0, size));
   leader->group_.links = leader->links_.get();
 #ifdef TESSERA_HAVE_NCCL
-  if (cuda) ASSIGN_OR_RETURN(leader->group_.nccl_unique_id, parallel::CreateNcclUniqueId());
+  if (cuda) {
+    ASSIGN_OR_RETURN(leader->group_.nccl_unique_id, parallel::CreateNcclUniqueId());
+  }
 #endif
   ASSIGN_OR_RETURN(int64_t rendezvous_port, flags.GetInt("tp-rendezvous-port", 0));
   if (rendezvous_port < 0 || rendezvous_port > 65535) {
