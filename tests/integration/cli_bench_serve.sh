@@ -89,7 +89,7 @@ BASE_URL="http://127.0.0.1:$GATEWAY_PORT"
 pass "gateway listening on port $GATEWAY_PORT"
 
 COMMON=(--model "$MODEL" --num-prompts "$PROMPTS" --random-input-len "$INPUT_LEN" --random-output-len "$OUTPUT_LEN"
-  --seed 3 --disable-tqdm --ready-check-timeout-sec 60)
+  --seed 3 --disable-tqdm --ready-check-timeout-sec 60 --request-timeout 60)
 
 # Runs one benchmark and checks its table and JSON. Usage: check_run NAME RATE_ROW INPUT [BENCH FLAGS...]
 # RATE_ROW is the "Request rate configured (RPS)" value, or "none" for an infinite rate. INPUT is "exact" when the

@@ -3,7 +3,9 @@
 // g++ 12 in C++20 needs <utility> ahead of Asio's headers.
 #include <utility>
 
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
@@ -39,13 +41,37 @@ std::string GrpcError(const grpc::Status& status) {
   return CatMessage("gRPC ", name, ": ", status.error_message());
 }
 
+// Counts the calls gRPC still runs callbacks of, so that the backend (and the io_context the calls post to) is
+// torn down only after the last callback has returned.
+class InFlightCalls {
+ public:
+  void Started() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++count_;
+  }
+  void Finished() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--count_ == 0) idle_.notify_all();
+  }
+  void WaitIdle() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    idle_.wait(lock, [this] { return count_ == 0; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable idle_;
+  int count_ = 0;
+};
+
 // One Generate call. It deletes itself once gRPC is done with it, after handing the outcome to `on_done`.
 class GenerateCall final : public grpc::ClientReadReactor<v1::GenerateResponse> {
  public:
   GenerateCall(v1::Generation::Stub& stub, v1::GenerateRequest request, int prompt_len,
-               std::function<void(RequestOutcome)> on_done)
-      : stub_(stub), request_(std::move(request)), on_done_(std::move(on_done)) {
+               std::function<void(RequestOutcome)> on_done, InFlightCalls& in_flight)
+      : stub_(stub), request_(std::move(request)), on_done_(std::move(on_done)), in_flight_(in_flight) {
     outcome_.prompt_len = prompt_len;
+    in_flight_.Started();
   }
 
   void Start(BenchClock::time_point run_start, double timeout_s) {
@@ -97,8 +123,15 @@ class GenerateCall final : public grpc::ClientReadReactor<v1::GenerateResponse> 
       if (outcome_.output_tokens == 0) outcome_.output_tokens = token_count_;
     }
     outcome_.latency = SecondsBetween(sent_, last_chunk_);
-    on_done_(std::move(outcome_));
+    // Everything of this call is released before the backend hears it is finished: once the outcome is posted,
+    // the benchmark may end and tear the backend and its io_context down.
+    std::function<void(RequestOutcome)> on_done = std::move(on_done_);
+    RequestOutcome outcome = std::move(outcome_);
+    InFlightCalls& in_flight = in_flight_;
     delete this;
+    on_done(std::move(outcome));
+    on_done = nullptr;
+    in_flight.Finished();
   }
 
  private:
@@ -107,6 +140,7 @@ class GenerateCall final : public grpc::ClientReadReactor<v1::GenerateResponse> 
   v1::GenerateRequest request_;
   v1::GenerateResponse response_;
   std::function<void(RequestOutcome)> on_done_;
+  InFlightCalls& in_flight_;
   RequestOutcome outcome_;
   BenchClock::time_point sent_, last_chunk_;
   bool first_chunk_ = false;
@@ -117,8 +151,11 @@ class GenerateCall final : public grpc::ClientReadReactor<v1::GenerateResponse> 
 }  // namespace
 
 struct GrpcGenerateBackend::State {
+  ~State() { in_flight.WaitIdle(); }
+
   GrpcBackendOptions options;
   std::unique_ptr<v1::Generation::Stub> stub;
+  InFlightCalls in_flight;
 
   v1::GenerateRequest Request(const BenchRequest& r) const {
     v1::GenerateRequest request;
@@ -170,12 +207,14 @@ asio::awaitable<RequestOutcome> GrpcGenerateBackend::Send(const BenchRequest& re
   auto initiation = [&s, &request, run_start, executor](auto handler) {
     // std::function needs a copyable callback; the completion handler is move-only.
     auto shared_handler = std::make_shared<decltype(handler)>(std::move(handler));
-    auto* call = new GenerateCall(*s.stub, s.Request(request), request.prompt_len,
-                                  [executor, shared_handler](RequestOutcome outcome) {
-                                    asio::post(executor, [shared_handler, outcome = std::move(outcome)]() mutable {
-                                      std::move (*shared_handler)(std::move(outcome));
-                                    });
-                                  });
+    auto* call = new GenerateCall(
+        *s.stub, s.Request(request), request.prompt_len,
+        [executor, shared_handler](RequestOutcome outcome) {
+          asio::post(executor, [shared_handler, outcome = std::move(outcome)]() mutable {
+            std::move (*shared_handler)(std::move(outcome));
+          });
+        },
+        s.in_flight);
     call->Start(run_start, s.options.request_timeout_s);
   };
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>, void(RequestOutcome)>(std::move(initiation),
