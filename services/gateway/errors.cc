@@ -86,8 +86,12 @@ std::string_view ErrorTypeForHttpStatus(int http_status) {
       return "RequestTimeoutError";
     case 413:
       return "RequestEntityTooLargeError";
+    case 415:
+      return "UnsupportedMediaTypeError";
     case 429:
       return "RateLimitError";
+    case 431:
+      return "RequestHeaderFieldsTooLargeError";
     case 501:
       return "NotImplementedError";
     case 503:

@@ -3,6 +3,7 @@
 // g++ 12 in C++20 needs <utility> ahead of Asio's headers.
 #include <utility>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <ctime>
@@ -77,6 +78,33 @@ std::string_view HandlerLabel(std::string_view path) {
     if (path == route) return route;
   }
   return "other";
+}
+
+// Request bodies must be JSON, as in vLLM (415 otherwise). A request without a Content-Type is read as JSON, since
+// simple clients often send none; parameters such as "; charset=utf-8" are allowed.
+bool IsJsonContentType(const Request& request) {
+  const auto field = request.find(http::field::content_type);
+  if (field == request.end()) return true;
+  std::string_view value(field->value().data(), field->value().size());
+  value = value.substr(0, value.find(';'));
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  return beast::iequals(value, "application/json");
+}
+
+// The answer to a request that could not be read as HTTP, or 0 when the connection just ended (the client closed,
+// timed out or reset it) and there is nobody to answer.
+int StatusForReadError(const beast::error_code& ec) {
+  if (ec == http::error::header_limit) return 431;
+  if (ec == http::error::body_limit) return 413;
+  if (ec == http::error::bad_line_ending || ec == http::error::bad_method || ec == http::error::bad_target ||
+      ec == http::error::bad_version || ec == http::error::bad_field || ec == http::error::bad_value ||
+      ec == http::error::bad_content_length || ec == http::error::bad_transfer_encoding ||
+      ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension || ec == http::error::bad_obs_fold ||
+      ec == http::error::multiple_content_length) {
+    return 400;
+  }
+  return 0;
 }
 
 // Whether the client disconnected while its request waits on the backend. Shared by the handler and the watcher
@@ -176,11 +204,10 @@ class HttpServer::Impl {
       // (slow-loris clients are closed when it expires).
       stream.expires_after(ToSteady(options_.header_timeout));
       co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == http::error::body_limit) {
-        co_await WriteTooLarge(stream);
+      if (ec) {
+        co_await WriteReadError(stream, ec);
         break;
       }
-      if (ec) break;
       const auto started = std::chrono::steady_clock::now();
       const std::string handler(HandlerLabel(PathOf(parser.get())));
       const std::string method = MethodLabel(parser.get());
@@ -196,12 +223,11 @@ class HttpServer::Impl {
         }
         stream.expires_after(ToSteady(options_.body_timeout));
         co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec == http::error::body_limit) {
-          co_await WriteTooLarge(stream);
+        if (ec) {
+          co_await WriteReadError(stream, ec);
           RecordRequest(handler, method, stream.response_status, started);
           break;
         }
-        if (ec) break;
       }
       Request request = parser.release();
       const bool keep_alive = co_await Handle(stream, request);
@@ -210,6 +236,24 @@ class HttpServer::Impl {
     }
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    co_await DrainBeforeClose(stream);
+  }
+
+  // A client still sending a refused body (413) would get a reset on close, which can destroy the answer before
+  // it reads it; like nginx's lingering close, read and drop what still arrives, for a bounded time and amount,
+  // after the answer went out. A client that is done closes its side and this ends at once.
+  asio::awaitable<void> DrainBeforeClose(Connection& stream) {
+    constexpr size_t kMaxDrainBytes = 4u << 20;
+    std::array<char, 16384> scratch;
+    size_t drained = 0;
+    stream.expires_after(std::chrono::seconds(2));
+    while (drained < kMaxDrainBytes) {
+      beast::error_code ec;
+      const size_t n = co_await stream.async_read_some(asio::buffer(scratch),
+                                                      asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      drained += n;
+    }
   }
 
   static std::string MethodLabel(const Request& request) {
@@ -277,14 +321,31 @@ class HttpServer::Impl {
                              kJsonContentType);
   }
 
-  asio::awaitable<void> WriteTooLarge(Connection& stream) {
+  // Answers a request that could not be read (see StatusForReadError) and leaves the connection to be closed: what
+  // follows on it cannot be framed any more.
+  asio::awaitable<void> WriteReadError(Connection& stream, const beast::error_code& ec) {
+    const int status = StatusForReadError(ec);
+    if (status == 0) co_return;
+    std::string message;
+    if (status == 413) {
+      message = CatMessage("request body exceeds the limit of ", options_.max_body_bytes, " bytes");
+    } else if (status == 431) {
+      message = CatMessage("request headers exceed the limit of ", kHeaderLimitBytes, " bytes");
+    } else {
+      message = CatMessage("malformed HTTP request: ", ec.message());
+    }
     Request request;
     request.version(11);
     request.keep_alive(false);
-    const ApiError error{413, CatMessage("request body exceeds the limit of ", options_.max_body_bytes, " bytes"),
-                         std::nullopt};
+    const ApiError error{status, std::move(message), std::nullopt};
     std::string body = error.ToJson();
-    co_await Write(stream, request, http::status::payload_too_large, std::move(body), kJsonContentType, false);
+    co_await Write(stream, request, static_cast<http::status>(status), std::move(body), kJsonContentType, false);
+  }
+
+  asio::awaitable<bool> UnsupportedMediaType(Connection& stream, const Request& request) {
+    const ApiError error{415, "Unsupported Media Type: only 'application/json' request bodies are accepted",
+                         std::nullopt};
+    co_return co_await WriteError(stream, request, error);
   }
 
   asio::awaitable<bool> Handle(Connection& stream, const Request& request) {
@@ -417,6 +478,7 @@ class HttpServer::Impl {
   }
 
   asio::awaitable<bool> Tokenize(Connection& stream, const Request& request) {
+    if (!IsJsonContentType(request)) co_return co_await UnsupportedMediaType(stream, request);
     absl::StatusOr<tessera::v1::TokenizeRequest> parsed = ParseTokenizeRequest(request.body());
     if (!parsed.ok()) {
       const ApiError error = ApiErrorFromStatus(parsed.status());
@@ -448,6 +510,7 @@ class HttpServer::Impl {
   }
 
   asio::awaitable<bool> Detokenize(Connection& stream, const Request& request) {
+    if (!IsJsonContentType(request)) co_return co_await UnsupportedMediaType(stream, request);
     absl::StatusOr<tessera::v1::DetokenizeRequest> parsed = ParseDetokenizeRequest(request.body());
     if (!parsed.ok()) {
       const ApiError error = ApiErrorFromStatus(parsed.status());
@@ -534,6 +597,7 @@ class HttpServer::Impl {
   }
 
   asio::awaitable<bool> Generate(Connection& stream, const Request& request, Endpoint endpoint) {
+    if (!IsJsonContentType(request)) co_return co_await UnsupportedMediaType(stream, request);
     absl::StatusOr<OpenAIRequest> parsed = endpoint == Endpoint::kChatCompletions
                                                ? ParseChatCompletionRequest(request.body())
                                                : ParseCompletionRequest(request.body());

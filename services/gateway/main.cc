@@ -29,6 +29,8 @@ const std::vector<tessera::FlagSpec>& Flags() {
       {"reasoning-parser", true,
        "split chat output into reasoning_content and content: deepseek_r1 or qwen3 (default: no split)"},
       {"max-body-bytes", true, "largest accepted request body (default 33554432)"},
+      {"header-timeout", true,
+       "seconds a client may take to send a request's headers, also the keep-alive idle limit (default 30)"},
       {"io-threads", true, "HTTP IO threads (default 2)"},
       {"help", false, "print this help"},
   };
@@ -71,6 +73,10 @@ int main(int argc, char** argv) {
   if (!max_body.ok()) return Fail(std::string(max_body.status().message()));
   if (*max_body < 1) return Fail("--max-body-bytes must be positive");
   options.max_body_bytes = static_cast<size_t>(*max_body);
+  absl::StatusOr<double> header_timeout = flags->GetDouble("header-timeout", 30);
+  if (!header_timeout.ok()) return Fail(std::string(header_timeout.status().message()));
+  if (!(*header_timeout > 0)) return Fail("--header-timeout must be positive");
+  options.header_timeout = absl::Seconds(*header_timeout);
   absl::StatusOr<int64_t> io_threads = flags->GetInt("io-threads", 2);
   if (!io_threads.ok()) return Fail(std::string(io_threads.status().message()));
   if (*io_threads < 1 || *io_threads > 256) return Fail("--io-threads must be in [1, 256]");

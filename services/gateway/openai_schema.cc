@@ -91,7 +91,10 @@ absl::StatusOr<std::optional<double>> GetNumber(const Json& object, std::string_
   if (value == nullptr) return std::nullopt;
   if (!value->is_number()) return WrongType(key, "a number", *value);
   const double number = value->get<double>();
-  if (!std::isfinite(number)) return InvalidParam(key, CatMessage("'", key, "' must be finite"));
+  // The backend takes 32-bit floats; a larger finite double would become infinity there.
+  if (!std::isfinite(number) || std::fabs(number) > std::numeric_limits<float>::max()) {
+    return InvalidParam(key, CatMessage("'", key, "' must be a finite number within the range of a 32-bit float"));
+  }
   return number;
 }
 
@@ -117,6 +120,9 @@ absl::Status CheckRange(std::string_view param, double value, double low, double
 }
 
 absl::StatusOr<Json> ParseBody(std::string_view body) {
+  // JSON never holds a raw NUL byte (inside strings it must be escaped), and the parser would take one as the end
+  // of the input, accepting whatever follows it.
+  if (body.find('\0') != std::string_view::npos) return InvalidParam("body", "request body contains a NUL byte");
   Json parsed = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) return InvalidParam("body", "request body is not valid JSON");
   if (!parsed.is_object()) return InvalidParam("body", "request body must be a JSON object");
@@ -155,7 +161,9 @@ absl::Status ParseIntList(const Json& request, std::string_view key,
 absl::Status ParseSampling(const Json& request, tessera::v1::SamplingParameters& sampling) {
   ASSIGN_OR_RETURN(std::optional<int32_t> n, GetInt32(request, "n"));
   if (n) {
-    if (*n < 1) return InvalidParam("n", CatMessage("'n' must be at least 1, got ", *n));
+    if (*n < 1 || *n > kMaxChoices) {
+      return InvalidParam("n", CatMessage("'n' must be in [1, ", kMaxChoices, "], got ", *n));
+    }
     sampling.set_n(*n);
   }
   ASSIGN_OR_RETURN(std::optional<double> temperature, GetNumber(request, "temperature"));
@@ -465,6 +473,9 @@ absl::StatusOr<OpenAIRequest> ParseCompletionRequest(std::string_view body) {
   ASSIGN_OR_RETURN(std::optional<int32_t> best_of, GetInt32(request, "best_of"));
   if (best_of) {
     const int32_t n = sampling.has_n() ? sampling.n() : 1;
+    if (*best_of > kMaxChoices) {
+      return InvalidParam("best_of", CatMessage("'best_of' must be at most ", kMaxChoices, ", got ", *best_of));
+    }
     if (*best_of < n) {
       return InvalidParam("best_of", CatMessage("'best_of' (", *best_of, ") must be at least n (", n, ")"));
     }

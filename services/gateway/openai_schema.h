@@ -37,6 +37,9 @@ absl::StatusOr<tessera::v1::DetokenizeRequest> ParseDetokenizeRequest(std::strin
 
 // vLLM's default and largest number of logprobs per token.
 inline constexpr int kMaxLogprobs = 20;
+// The most choices (n, best_of) one request may ask for, as OpenAI documents: every choice is a sequence on the
+// worker, so an unbounded n would let one request occupy it indefinitely.
+inline constexpr int kMaxChoices = 128;
 // OpenAI's (and vLLM's) max_tokens default for /v1/completions.
 inline constexpr int kDefaultCompletionMaxTokens = 16;
 

@@ -27,31 +27,6 @@ http() {
   HTTP_BODY="$(cat "$WORK_DIR/body" 2>/dev/null || true)"
 }
 
-# Checks the last answer: status $2, the OpenAI error object with that code and type $3, param $4 ("null" for
-# none), and a message containing $5. $1 names the check.
-expect_api_error() {
-  local name="$1" status="$2" type="$3" param="$4" message_part="$5"
-  if [[ "$HTTP_STATUS" != "$status" ]]; then
-    fail "$name: expected $status, got $HTTP_STATUS $HTTP_BODY"
-    return
-  fi
-  local checks
-  checks="$(jq -r --arg type "$type" --argjson code "$status" --arg param "$param" --arg part "$message_part" '
-    if (keys != ["error"]) then "the body has keys other than error"
-    elif (.error | keys | sort) != ["code", "message", "param", "type"] then "error keys are \(.error | keys)"
-    elif .error.code != $code then "code is \(.error.code)"
-    elif .error.type != $type then "type is \(.error.type)"
-    elif (.error.param // "null") != $param then "param is \(.error.param)"
-    elif (.error.message | type) != "string" or (.error.message | contains($part) | not)
-      then "message \(.error.message | tojson) lacks \($part | tojson)"
-    else "ok" end' <<<"$HTTP_BODY" 2>&1)" || checks="not JSON: $HTTP_BODY"
-  if [[ "$checks" == ok ]]; then
-    pass "$name: $status $type ($(jq -r .error.message <<<"$HTTP_BODY"))"
-  else
-    fail "$name: $checks: $HTTP_BODY"
-  fi
-}
-
 body() {
   printf '%s' "$1" >"$WORK_DIR/request.json"
   echo "$WORK_DIR/request.json"
