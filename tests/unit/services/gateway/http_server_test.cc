@@ -356,6 +356,55 @@ TEST_F(GatewayHttpTest, OversizedBodyIs413) {
   EXPECT_EQ(reply.status, 413);
 }
 
+// Sends raw bytes on a new connection and reads the reply until the server closes it.
+HttpReply RawExchange(uint16_t port, const std::string& raw_request) {
+  HttpReply reply;
+  const int fd = Connect(port);
+  if (fd < 0) return reply;
+  SendAll(fd, raw_request);
+  std::string raw;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n <= 0) break;
+    raw.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  const size_t header_end = raw.find("\r\n\r\n");
+  if (raw.size() < 12 || header_end == std::string::npos) return reply;
+  reply.status = std::stoi(raw.substr(9, 3));
+  reply.headers = raw.substr(0, header_end);
+  reply.body = raw.substr(header_end + 4);
+  return reply;
+}
+
+TEST_F(GatewayHttpTest, NonJsonContentTypeIs415) {
+  const std::string body = R"({"messages":[{"role":"user","content":"hi"}]})";
+  const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                           "Authorization: Bearer sk-test\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  const HttpReply reply = RawExchange(port_, head + "Content-Type: text/plain\r\n\r\n" + body);
+  ASSERT_EQ(reply.status, 415) << reply.body;
+  EXPECT_EQ(Json::parse(reply.body)["error"]["type"], "UnsupportedMediaTypeError");
+  EXPECT_EQ(RawExchange(port_, head + "Content-Type: Application/JSON; charset=utf-8\r\n\r\n" + body).status, 200);
+  EXPECT_EQ(RawExchange(port_, head + "\r\n" + body).status, 200);
+}
+
+TEST_F(GatewayHttpTest, OversizedHeadersAre431AndMalformedRequestsAre400) {
+  const HttpReply big = RawExchange(port_, "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(70000, 'a') +
+                                               "\r\n\r\n");
+  ASSERT_EQ(big.status, 431);
+  EXPECT_EQ(Json::parse(big.body)["error"]["type"], "RequestHeaderFieldsTooLargeError");
+  const HttpReply bad_length =
+      RawExchange(port_, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}");
+  ASSERT_EQ(bad_length.status, 400);
+  EXPECT_EQ(Json::parse(bad_length.body)["error"]["type"], "BadRequestError");
+  const HttpReply bad_chunk = RawExchange(
+      port_, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n");
+  EXPECT_EQ(bad_chunk.status, 400);
+  // The server still answers.
+  EXPECT_EQ(Exchange(port_, "GET", "/health", "").status, 200);
+}
+
 TEST_F(GatewayHttpTest, CorsPreflightNeedsNoKey) {
   const HttpReply reply = Exchange(port_, "OPTIONS", "/v1/chat/completions", "",
                                    "Origin: http://a\r\nAccess-Control-Request-Method: POST\r\n");

@@ -239,5 +239,39 @@ TEST(DetokenizeSchema, TokensAreRequiredNonNegativeIntegers) {
   }
 }
 
+TEST(BadInputSchema, RawNulByteIsInvalidJsonEvenAfterTheObject) {
+  const std::string chat = R"({"messages": [{"role": "user", "content": "hi"}]})";
+  for (const std::string& body : {chat + std::string(1, '\0') + "trailing",
+                                  std::string(R"({"messages": [{"role": "user", "content": "a)") + '\0' + "b\"}]}"}) {
+    absl::StatusOr<OpenAIRequest> parsed = ParseChatCompletionRequest(body);
+    ASSERT_FALSE(parsed.ok());
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(ParamOf(parsed.status()), "body");
+  }
+  // An escaped NUL is ordinary text.
+  EXPECT_TRUE(ParseChatCompletionRequest(R"({"messages": [{"role": "user", "content": "a\u0000b"}]})").ok());
+}
+
+TEST(BadInputSchema, ChoicesAreBounded) {
+  const std::string messages = R"("messages": [{"role": "user", "content": "hi"}])";
+  EXPECT_TRUE(ParseChatCompletionRequest("{" + messages + R"(, "n": 128})").ok());
+  absl::StatusOr<OpenAIRequest> parsed = ParseChatCompletionRequest("{" + messages + R"(, "n": 1000000})");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(ParamOf(parsed.status()), "n");
+  parsed = ParseCompletionRequest(R"({"prompt": "hi", "best_of": 129})");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(ParamOf(parsed.status()), "best_of");
+}
+
+TEST(BadInputSchema, NumbersBeyondAFloatAreRejected) {
+  const std::string messages = R"("messages": [{"role": "user", "content": "hi"}])";
+  for (const std::string field : {"temperature", "presence_penalty", "top_p", "repetition_penalty"}) {
+    absl::StatusOr<OpenAIRequest> parsed = ParseChatCompletionRequest("{" + messages + ", \"" + field + "\": 1e39}");
+    ASSERT_FALSE(parsed.ok()) << field;
+    EXPECT_EQ(ParamOf(parsed.status()), field);
+  }
+  EXPECT_TRUE(ParseChatCompletionRequest("{" + messages + R"(, "temperature": 1e30})").ok());
+}
+
 }  // namespace
 }  // namespace tessera::gateway
