@@ -1,5 +1,9 @@
 #include "services/gateway/http_server.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 // g++ 12 in C++20 needs <utility> ahead of Asio's headers.
 #include <utility>
 
@@ -186,6 +190,8 @@ class HttpServer::Impl {
       tcp::socket socket = co_await acceptor_.async_accept(strand, asio::redirect_error(asio::use_awaitable, ec));
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
       if (ec) continue;  // a connection that failed during accept (reset, fd limit): keep serving the others
+      // Each SSE event is a small write; Nagle would hold it until the client's delayed ACK (~40 ms).
+      socket.set_option(tcp::no_delay(true), ec);
       auto executor = socket.get_executor();
       asio::co_spawn(executor, Session(std::move(socket)), [](std::exception_ptr) {});
     }
@@ -583,17 +589,22 @@ class HttpServer::Impl {
   // means the client left, and the backend call is cancelled.
   asio::awaitable<void> WatchDisconnect(tcp::socket& socket, std::shared_ptr<DisconnectWatch> watch,
                                         std::shared_ptr<GenerateStream> call) {
-    beast::error_code ec;
-    co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
-    if (!watch->active) co_return;
-    if (!ec) {
-      char byte;
-      socket.receive(asio::buffer(&byte, 1), tcp::socket::message_peek, ec);
-      if (!ec) co_return;  // the next pipelined request arrived early; it stays in the socket for the session
+    for (;;) {
+      beast::error_code ec;
+      co_await socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+      if (!watch->active || ec == asio::error::operation_aborted) co_return;
+      if (!ec) {
+        // Never a blocking peek: readiness can be reported with no byte waiting, and a blocking receive would
+        // then stall this connection's thread for good. Nothing waiting means wait again.
+        char byte;
+        const ssize_t peeked = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (peeked > 0) co_return;  // the next pipelined request arrived early; it stays for the session
+        if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+      }
+      watch->client_gone = true;
+      call->Cancel();
+      co_return;
     }
-    if (ec == asio::error::operation_aborted) co_return;
-    watch->client_gone = true;
-    call->Cancel();
   }
 
   asio::awaitable<bool> Generate(Connection& stream, const Request& request, Endpoint endpoint) {
