@@ -43,17 +43,6 @@ die() {
   exit 1
 }
 
-# Waits up to $3 seconds for the log file $1 to contain a line matching the regex $2, while process $4 lives.
-wait_for_log() {
-  local log="$1" pattern="$2" seconds="$3" pid="$4" i
-  for ((i = 0; i < seconds * 10; i++)); do
-    grep -qE "$pattern" "$log" 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
 # The raw value of the top-level field "$1" in the one-line JSON file $2 (numbers, strings with quotes, null).
 json_value() {
   grep -oE "\"$1\":(\"[^\"]*\"|[^,}]*)" "$2" | head -n 1 | sed -E "s/^\"$1\"://" || true
