@@ -25,8 +25,7 @@ std::vector<FlagSpec> TensorParallelFlagSpecs();
 // followers, and this then reaps the processes it started.
 class TensorParallelLeader {
  public:
-  // Returns null when the model is whole (size 1 on the CPU). On CUDA a group of one still goes through NCCL, so
-  // the single-GPU path is the same code as the multi-GPU one.
+  // Returns null when the model is whole (size 1).
   static absl::StatusOr<std::unique_ptr<TensorParallelLeader>> Start(const CommandLine& flags,
                                                                      const std::vector<FlagSpec>& engine_specs,
                                                                      engine::EngineConfig& config,
