@@ -73,15 +73,6 @@ else
 fi
 
 # --- The dashboard's metric names against the real services' /metrics.
-wait_for_log() {
-  local log="$1" pattern="$2" seconds="$3" pid="$4" i
-  for ((i = 0; i < seconds * 10; i++)); do
-    grep -qE "$pattern" "$log" 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
 die() {
   echo "FAIL: $*" >&2
   for log in "$WORK_DIR"/*.log; do echo "--- $log:" >&2; tail -n 20 "$log" >&2; done
