@@ -3,7 +3,7 @@
 # too when /usr/local/cuda is present). Safe to run again: apt skips what is installed.
 set -euo pipefail
 packages=(
-  build-essential cmake ninja-build ccache pkg-config git xz-utils curl unzip
+  build-essential cmake ninja-build ccache pkg-config git xz-utils curl unzip python3
   libabsl-dev nlohmann-json3-dev libpcre2-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
